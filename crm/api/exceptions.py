@@ -1,0 +1,30 @@
+"""One place that maps domain errors to HTTP. Services raise crm.errors; views stay thin."""
+
+import logging
+
+from django.db import IntegrityError
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from crm.errors import DomainError
+
+logger = logging.getLogger(__name__)
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, DomainError):
+        if exc.field:
+            body = {exc.field: [exc.message]}
+        else:
+            body = {"detail": exc.message, "code": exc.code}
+        return Response(body, status=exc.status_code)
+    if isinstance(exc, IntegrityError):
+        # A constraint caught what validation could not see (a concurrent twin, say). The
+        # transaction was rolled back: nothing half-written stays behind.
+        logger.warning("integrity error turned into 409: %s", exc)
+        return Response(
+            {"detail": "The request conflicts with the current data; nothing was changed.", "code": "conflict"},
+            status=status.HTTP_409_CONFLICT,
+        )
+    return drf_exception_handler(exc, context)

@@ -1,0 +1,22 @@
+from rest_framework.routers import SimpleRouter
+
+from crm.api import views
+
+
+class OptionalSlashRouter(SimpleRouter):
+    """Every path answers with and without its trailing slash, as the seed's clients use both."""
+
+    def __init__(self):
+        super().__init__()
+        # SimpleRouter's argument is a boolean; the pattern itself takes a regex.
+        self.trailing_slash = "/?"
+
+
+router = OptionalSlashRouter()
+router.register("operators", views.OperatorViewSet, basename="operator")
+router.register("sources", views.SourceViewSet, basename="source")
+router.register("operator-sources", views.OperatorSourceViewSet, basename="operator-source")
+router.register("contacts", views.ContactViewSet, basename="contact")
+router.register("leads", views.LeadViewSet, basename="lead")
+
+urlpatterns = router.urls

@@ -1,0 +1,145 @@
+"""Viewsets: thin. Shapes come from the serializers, rules from crm.services."""
+
+from django.http import Http404
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from crm.api import serializers as s
+from crm.api.filters import ContactFilter, LeadFilter
+from crm.api.permissions import CanRegisterContacts, StaffModelPermissions
+from crm.models import Contact, Lead, Operator, OperatorSource, Source
+from crm.selectors import lead_get_with_recent_contacts
+from crm.services import routing_config
+from crm.services.contacts import contact_close
+from crm.services.intake import contact_register
+
+ID_REGEX = r"[0-9]{1,18}"
+
+
+class _ListRetrieve(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    permission_classes = [StaffModelPermissions]
+    lookup_value_regex = ID_REGEX
+
+
+@extend_schema_view(
+    update=extend_schema(request=s.OperatorUpdateSerializer),
+    partial_update=extend_schema(request=s.OperatorUpdateSerializer),
+)
+class OperatorViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, _ListRetrieve):
+    """Operators: who works contacts, whether they are active and how many open contacts
+    they may hold (`max_load`). `current_load` is their open contacts now."""
+
+    queryset = Operator.objects.all()
+    serializer_class = s.OperatorSerializer
+    cursor_ordering = "id"
+
+    def get_serializer_class(self):
+        if self.action in ("update", "partial_update"):
+            return s.OperatorUpdateSerializer
+        return s.OperatorSerializer
+
+    def perform_create(self, serializer):
+        serializer.instance = routing_config.operator_create(**serializer.validated_data)
+
+    def perform_update(self, serializer):
+        serializer.instance = routing_config.operator_update(
+            operator_id=serializer.instance.pk, **serializer.validated_data
+        )
+
+
+class SourceViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, _ListRetrieve):
+    """Sources: the bots and channels contacts come through."""
+
+    queryset = Source.objects.all()
+    serializer_class = s.SourceSerializer
+    cursor_ordering = "id"
+
+    def perform_create(self, serializer):
+        serializer.instance = routing_config.source_create(**serializer.validated_data)
+
+    def perform_update(self, serializer):
+        serializer.instance = routing_config.source_update(
+            source_id=serializer.instance.pk, name=serializer.validated_data.get("name", serializer.instance.name)
+        )
+
+
+@extend_schema_view(partial_update=extend_schema(request=s.OperatorSourceUpdateSerializer))
+class OperatorSourceViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, mixins.DestroyModelMixin, _ListRetrieve):
+    """Weights: an operator serves a source with a weight (0..1000, 0 = paused). The share of
+    a source's contacts an eligible operator gets is weight / sum of eligible weights."""
+
+    queryset = OperatorSource.objects.all()
+    serializer_class = s.OperatorSourceSerializer
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    cursor_ordering = "id"
+    filterset_fields = ["operator", "source"]
+
+    def get_serializer_class(self):
+        if self.action == "partial_update":
+            return s.OperatorSourceUpdateSerializer
+        return s.OperatorSourceSerializer
+
+    def perform_create(self, serializer):
+        serializer.instance = routing_config.link_create(**serializer.validated_data)
+
+    def perform_update(self, serializer):
+        weight = serializer.validated_data.get("weight", serializer.instance.weight)
+        serializer.instance = routing_config.link_update(link_id=serializer.instance.pk, weight=weight)
+
+    def perform_destroy(self, instance):
+        routing_config.link_delete(link_id=instance.pk)
+
+
+class ContactViewSet(mixins.CreateModelMixin, _ListRetrieve):
+    """Contacts: one appeal of a lead through a source. Registering one (POST) assigns an
+    operator at once, or keeps it waiting with `unassigned_reason` when nobody has room."""
+
+    queryset = Contact.objects.select_related("lead")
+    serializer_class = s.ContactSerializer
+    filterset_class = ContactFilter
+
+    def get_permissions(self):
+        if self.action == "create":
+            return [CanRegisterContacts()]
+        return super().get_permissions()
+
+    def get_serializer_class(self):
+        if self.action == "create":
+            return s.ContactCreateSerializer
+        return s.ContactSerializer
+
+    @extend_schema(request=s.ContactCreateSerializer, responses={201: s.ContactSerializer})
+    def create(self, request, *args, **kwargs):
+        serializer = s.ContactCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        contact = contact_register(**serializer.validated_data)
+        return Response(s.ContactSerializer(contact).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={200: s.ContactSerializer})
+    @action(detail=True, methods=["post"], permission_classes=[StaffModelPermissions])
+    def close(self, request, pk=None):
+        """Close an open contact and free its operator's capacity (closing twice is harmless)."""
+        self.get_object()  # 404 for an unknown id, before any write
+        contact = contact_close(contact_id=int(pk))
+        return Response(s.ContactSerializer(Contact.objects.select_related("lead").get(pk=contact.pk)).data)
+
+
+class LeadViewSet(_ListRetrieve):
+    """Leads: end clients, one per normalised external id. The detail shows their contacts."""
+
+    queryset = Lead.objects.all()
+    serializer_class = s.LeadSerializer
+    filterset_class = LeadFilter
+
+    def get_serializer_class(self):
+        if self.action == "retrieve":
+            return s.LeadDetailSerializer
+        return s.LeadSerializer
+
+    def get_object(self):
+        lead = lead_get_with_recent_contacts(lead_id=int(self.kwargs["pk"]))
+        if lead is None:
+            raise Http404
+        return lead

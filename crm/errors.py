@@ -1,0 +1,34 @@
+"""Domain errors raised by services. The API's exception handler turns them into 4xx
+responses; the admin and the management commands show their message. Services never import
+DRF, so the same rule reads the same everywhere."""
+
+
+class DomainError(Exception):
+    """The request breaks a business rule. `field` names the input at fault, if one is."""
+
+    status_code = 400
+    default_code = "invalid"
+
+    def __init__(self, message: str, *, field: str | None = None, code: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.code = code or self.default_code
+
+
+class NotFoundError(DomainError):
+    """A referenced row does not exist. With a `field` it is bad input (400); without one,
+    the addressed resource itself is missing (404)."""
+
+    default_code = "not_found"
+
+    def __init__(self, message: str, *, field: str | None = None, code: str | None = None):
+        super().__init__(message, field=field, code=code)
+        self.status_code = 400 if field else 404
+
+
+class ConflictError(DomainError):
+    """The request is valid but clashes with the current state of the data."""
+
+    status_code = 409
+    default_code = "conflict"

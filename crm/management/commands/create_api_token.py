@@ -1,0 +1,19 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from crm.errors import DomainError
+from crm.services.accounts import api_token_create
+
+
+class Command(BaseCommand):
+    help = "Issue a new API key for an existing user and print it on the last line (shown once)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("username")
+
+    def handle(self, *args, **options):
+        try:
+            key = api_token_create(username=options["username"])
+        except DomainError as exc:
+            raise CommandError(exc.message) from exc
+        self.stderr.write(f"New API key for {options['username']!r} (shown once):")
+        self.stdout.write(key)

@@ -1,0 +1,189 @@
+"""The domain: operators serve sources with weights; leads come in through sources as contacts.
+
+Every rule a database can hold is a constraint here, so bad rows cannot exist even when they
+are written around the services. The one cross-row rule, "an operator never has more open
+contacts than max_load", is held by a stored counter (`Operator.open_load`) that the services
+keep in step with the contacts under a row lock, and a CHECK that the counter never exceeds
+`max_load`.
+"""
+
+from django.db import models
+from django.db.models import F, Q
+from django.db.models.functions import Length, Lower, Trim
+from django.db.models.lookups import LessThanOrEqual
+from django.utils.translation import gettext_lazy as _
+
+NAME_MAX_LENGTH = 100
+EXTERNAL_ID_MAX_LENGTH = 255
+MAX_WEIGHT = 1000
+MAX_CAPACITY = 100_000
+
+
+class Operator(models.Model):
+    name = models.CharField(_("name"), max_length=NAME_MAX_LENGTH)
+    is_active = models.BooleanField(_("active"), default=True)
+    max_load = models.PositiveIntegerField(_("max load"), default=10)
+    # Number of this operator's open contacts. Stored, not counted, so the capacity rule is a
+    # CHECK the database enforces and reading a load costs one row whatever the history.
+    # Only crm.services change it, always under the operator's row lock.
+    open_load = models.PositiveIntegerField(_("current load"), default=0, editable=False)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("operator")
+        verbose_name_plural = _("operators")
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(Lower("name"), name="crm_operator_name_unique_ci"),
+            models.CheckConstraint(condition=~Q(name=""), name="crm_operator_name_not_blank"),
+            models.CheckConstraint(
+                condition=Q(max_load__gte=0) & Q(max_load__lte=MAX_CAPACITY),
+                name="crm_operator_max_load_range",
+            ),
+            models.CheckConstraint(condition=Q(open_load__gte=0), name="crm_operator_load_non_negative"),
+            models.CheckConstraint(condition=Q(open_load__lte=F("max_load")), name="crm_operator_load_within_capacity"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Source(models.Model):
+    name = models.CharField(_("name"), max_length=NAME_MAX_LENGTH)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("source")
+        verbose_name_plural = _("sources")
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(Lower("name"), name="crm_source_name_unique_ci"),
+            models.CheckConstraint(condition=~Q(name=""), name="crm_source_name_not_blank"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class OperatorSource(models.Model):
+    """An operator serves a source with a weight; weight 0 keeps the link but pauses it."""
+
+    operator = models.ForeignKey(Operator, on_delete=models.CASCADE, related_name="links", verbose_name=_("operator"))
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="links", verbose_name=_("source"))
+    weight = models.PositiveIntegerField(_("weight"), default=10)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("operator weight")
+        verbose_name_plural = _("operator weights")
+        ordering = ["id"]
+        constraints = [
+            # The pair is unique; its index also serves "links of an operator".
+            models.UniqueConstraint(fields=["operator", "source"], name="crm_operatorsource_pair_unique"),
+            models.CheckConstraint(
+                condition=Q(weight__gte=0) & Q(weight__lte=MAX_WEIGHT), name="crm_operatorsource_weight_range"
+            ),
+        ]
+        indexes = [
+            # Intake: "links of this source" (the candidates).
+            models.Index(fields=["source", "operator"], name="crm_opsrc_source_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.operator} → {self.source} ({self.weight})"
+
+
+class Lead(models.Model):
+    """An end client, identified by a normalised external id (stripped, lower-cased)."""
+
+    external_id = models.CharField(_("external id"), max_length=EXTERNAL_ID_MAX_LENGTH, unique=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("lead")
+        verbose_name_plural = _("leads")
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(external_id=""), name="crm_lead_external_id_not_blank"),
+            models.CheckConstraint(
+                condition=Q(external_id=Lower(Trim("external_id"))), name="crm_lead_external_id_normalised"
+            ),
+            models.CheckConstraint(
+                condition=LessThanOrEqual(Length("external_id"), EXTERNAL_ID_MAX_LENGTH),
+                name="crm_lead_external_id_length",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.external_id
+
+
+class Contact(models.Model):
+    """One appeal of a lead through a source, assigned to an operator or waiting."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("open")
+        CLOSED = "closed", _("closed")
+
+    class UnassignedReason(models.TextChoices):
+        NO_OPERATORS = "no_operators", _("no operators linked to the source")
+        ALL_INACTIVE = "all_inactive", _("all linked operators are inactive")
+        ALL_PAUSED = "all_paused", _("all active operators have weight 0")
+        ALL_AT_CAPACITY = "all_at_capacity", _("all eligible operators are at capacity")
+
+    lead = models.ForeignKey(Lead, on_delete=models.PROTECT, related_name="contacts", verbose_name=_("lead"))
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="contacts", verbose_name=_("source"))
+    operator = models.ForeignKey(
+        Operator,
+        on_delete=models.PROTECT,
+        related_name="contacts",
+        null=True,
+        blank=True,
+        verbose_name=_("operator"),
+    )
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.OPEN)
+    unassigned_reason = models.CharField(
+        _("why unassigned"), max_length=32, choices=UnassignedReason.choices, blank=True, default=""
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("contact")
+        verbose_name_plural = _("contacts")
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=["open", "closed"]), name="crm_contact_status_valid"),
+            models.CheckConstraint(
+                condition=(Q(status="open", closed_at__isnull=True) | Q(status="closed", closed_at__isnull=False)),
+                name="crm_contact_closed_at_iff_closed",
+            ),
+            # A reason exactly when there is no operator, and only a known one.
+            models.CheckConstraint(
+                condition=(
+                    Q(operator__isnull=False, unassigned_reason="")
+                    | Q(
+                        operator__isnull=True,
+                        unassigned_reason__in=["no_operators", "all_inactive", "all_paused", "all_at_capacity"],
+                    )
+                ),
+                name="crm_contact_reason_iff_unassigned",
+            ),
+        ]
+        indexes = [
+            # Contact lists filtered by source / operator / lead, newest first (cursor on id).
+            models.Index(fields=["source", "-id"], name="crm_contact_source_idx"),
+            models.Index(fields=["operator", "-id"], name="crm_contact_operator_idx"),
+            models.Index(fields=["lead", "-id"], name="crm_contact_lead_idx"),
+            # The waiting queue of a source, oldest first: open contacts without an operator.
+            models.Index(
+                fields=["source", "id"],
+                condition=Q(operator__isnull=True, status="open"),
+                name="crm_contact_waiting_idx",
+            ),
+            # Recount of loads: open contacts per operator.
+            models.Index(fields=["operator"], condition=Q(status="open"), name="crm_contact_open_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.lead} via {self.source}"

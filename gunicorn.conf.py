@@ -1,0 +1,15 @@
+"""gunicorn settings for `make run` and the benchmarks. Read by `gunicorn -c gunicorn.conf.py`.
+
+Worker rule: sync workers spend most of a request waiting on the database, so we run
+2 x cores + 1 of them (gunicorn's own advice), overridable with WEB_CONCURRENCY."""
+
+import multiprocessing
+import os
+
+bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
+workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
+worker_class = "sync"
+timeout = 30
+graceful_timeout = 10
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
+errorlog = "-"

@@ -1,0 +1,98 @@
+import random
+import threading
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.db import connection, connections
+from knox.models import AuthToken
+from rest_framework.test import APIClient
+
+from crm.services.accounts import bot_create
+from tests.factories import UserFactory
+
+
+@pytest.fixture
+def rng():
+    return random.Random(20261126)
+
+
+def _client_for(user) -> APIClient:
+    client = APIClient()
+    _, key = AuthToken.objects.create(user=user, expiry=None)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    client.user = user
+    return client
+
+
+@pytest.fixture
+def anon_client():
+    return APIClient()
+
+
+@pytest.fixture
+def staff_user(db):
+    """A staff member with the model permissions of the crm app (not a superuser)."""
+    user = UserFactory(is_staff=True)
+    user.user_permissions.set(Permission.objects.filter(content_type__app_label="crm"))
+    return user
+
+
+@pytest.fixture
+def staff_client(staff_user):
+    return _client_for(staff_user)
+
+
+@pytest.fixture
+def bot_client(db):
+    user, key = bot_create(name="test_bot")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    client.user = user
+    return client
+
+
+@pytest.fixture
+def plain_user_client(db):
+    """Authenticated, neither staff nor bot: may do nothing."""
+    return _client_for(UserFactory())
+
+
+def is_postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+# PostgreSQL's default max_connections is 100: leave room for the test's own connection and
+# anything else running. SQLite has no such limit.
+PG_MAX_THREADS = 40
+
+
+def run_concurrently(n: int, target) -> tuple[list, list]:
+    """Run target(i) for i in range(n) from threads released together by a barrier, each
+    thread with its own database connection (closed at the end). One thread per job, up to
+    PG_MAX_THREADS on PostgreSQL, where each thread then takes every k-th job.
+    Returns (results, errors)."""
+    n_threads = min(n, PG_MAX_THREADS) if is_postgres() else n
+    barrier = threading.Barrier(n_threads)
+    results: list = [None] * n
+    errors: list = []
+    lock = threading.Lock()
+
+    def worker(t: int) -> None:
+        try:
+            barrier.wait(timeout=30)
+            for i in range(t, n, n_threads):
+                try:
+                    results[i] = target(i)
+                except Exception as exc:  # collected and asserted by the test
+                    with lock:
+                        errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker, args=(t,)) for t in range(n_threads)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not any(t.is_alive() for t in threads), "a worker thread hung"
+    return results, errors
