@@ -21,6 +21,7 @@ $(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/python
 
 run: $(VENV)/.runtime-installed
 	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py createcachetable
 	$(BIN)/python manage.py bootstrap_local
 	@echo "Serving on http://127.0.0.1:$(PORT)  (API docs: /docs, admin: /admin/)"
 	PORT=$(PORT) $(BIN)/gunicorn -c gunicorn.conf.py minicrm_project.wsgi

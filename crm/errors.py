@@ -32,3 +32,19 @@ class ConflictError(DomainError):
 
     status_code = 409
     default_code = "conflict"
+
+
+class ForbiddenError(DomainError):
+    """The caller is authenticated but may not do this (a bot posting to a source it is not
+    bound to, say)."""
+
+    status_code = 403
+    default_code = "permission_denied"
+
+
+class UnprocessableError(DomainError):
+    """Well-formed, but cannot be processed as asked (an idempotency key reused with another
+    request)."""
+
+    status_code = 422
+    default_code = "unprocessable"

@@ -7,6 +7,7 @@ keep in step with the contacts under a row lock, and a CHECK that the counter ne
 `max_load`.
 """
 
+from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Length, Lower, Trim
@@ -147,6 +148,17 @@ class Contact(models.Model):
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+    # Who registered it (a bot, or staff): bots read back only their own contacts. PROTECT,
+    # like the other references: a user with contacts is retired by deactivating him or
+    # revoking his keys, not deleted, so attribution is never silently lost.
+    registered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="registered_contacts",
+        null=True,
+        blank=True,
+        verbose_name=_("registered by"),
+    )
 
     class Meta:
         verbose_name = _("contact")
@@ -187,3 +199,101 @@ class Contact(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.lead} via {self.source}"
+
+
+# --- Reliability and security (issue 5) ------------------------------------------------------
+
+IDEMPOTENCY_KEY_MAX_LENGTH = 255
+
+
+class BotSource(models.Model):
+    """A bot may post only to the sources it is bound to; a bot bound to none may post to
+    every source. The source is PROTECTed: deleting a bound source would silently widen the
+    bot's rights to every source."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="bot_sources", verbose_name=_("bot")
+    )
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="bot_bindings", verbose_name=_("source"))
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("bot source binding")
+        verbose_name_plural = _("bot source bindings")
+        ordering = ["id"]
+        constraints = [
+            # Its index also serves the intake's "sources of this bot" check.
+            models.UniqueConstraint(fields=["user", "source"], name="crm_botsource_pair_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} → {self.source}"
+
+
+class IdempotencyKey(models.Model):
+    """The stored outcome of a request sent with an `Idempotency-Key`, per client (user).
+
+    The row is inserted in the same transaction as the contact it produces, so it exists
+    exactly when the contact does: a crash mid-request leaves neither, and the retry is
+    processed afresh. `fingerprint` is a hash of the request (method, path, body): the same
+    key with another body is refused."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="idempotency_keys", verbose_name=_("client")
+    )
+    key = models.CharField(_("key"), max_length=IDEMPOTENCY_KEY_MAX_LENGTH)
+    fingerprint = models.CharField(_("request fingerprint"), max_length=64)
+    response_status = models.PositiveSmallIntegerField(_("response status"))
+    response_body = models.JSONField(_("response body"))
+    contact = models.ForeignKey(
+        Contact, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("contact")
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)  # purge of expired keys
+
+    class Meta:
+        verbose_name = _("idempotency key")
+        verbose_name_plural = _("idempotency keys")
+        ordering = ["-id"]
+        constraints = [
+            # The one guarantee: a client's key is processed once. Concurrent twins wait on
+            # this index until the first commits, then replay its response.
+            models.UniqueConstraint(fields=["user", "key"], name="crm_idempotencykey_user_key_unique"),
+            models.CheckConstraint(condition=~Q(key=""), name="crm_idempotencykey_key_not_blank"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.key}"
+
+
+class RoutingChange(models.Model):
+    """History of staff changes to the routing configuration: who changed what, when.
+    Written by crm.services.routing_config in the same transaction as the change itself."""
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("changed by"),
+    )
+    # The name survives the user's deletion (SET_NULL above): the history stays readable.
+    actor_name = models.CharField(_("changed by (name)"), max_length=150, blank=True, default="")
+    action = models.CharField(_("action"), max_length=32)
+    object_type = models.CharField(_("object type"), max_length=32)
+    object_id = models.BigIntegerField(_("object id"))
+    object_repr = models.CharField(_("object"), max_length=200)
+    changes = models.JSONField(_("changes"), default=dict, help_text=_("field: [old, new]"))
+    created_at = models.DateTimeField(_("when"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("routing change")
+        verbose_name_plural = _("routing changes")
+        ordering = ["-id"]
+        indexes = [
+            # Admin: the history of one object, newest first.
+            models.Index(fields=["object_type", "object_id", "-id"], name="crm_routingchange_object_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_name or '?'} {self.action} {self.object_repr}"

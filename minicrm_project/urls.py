@@ -3,8 +3,11 @@ from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from crm.views import healthz
+
 urlpatterns = [
     path("", RedirectView.as_view(url="/docs", permanent=False)),
+    re_path(r"^healthz/?$", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("crm.api.urls")),
     re_path(r"^api/schema/?$", SpectacularAPIView.as_view(), name="schema"),

@@ -3,12 +3,21 @@ import threading
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.core.management import call_command
 from django.db import connection, connections
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from crm.services.accounts import bot_create
 from tests.factories import UserFactory
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """The test database plus the cache table (throttle counters), which migrations do not
+    create. Idempotent, so --reuse-db is fine."""
+    with django_db_blocker.unblock():
+        call_command("createcachetable")
 
 
 @pytest.fixture

@@ -128,11 +128,13 @@ def test_close_frees_capacity(staff_client):
     assert staff_client.post("/api/v1/contacts/424242/close/").status_code == 404
 
 
-def test_bot_cannot_close_or_read_contacts(bot_client):
+def test_bot_cannot_close_or_read_others_contacts(bot_client):
     link = OperatorSourceFactory()
     contact = contact_register(external_id="one", source_id=link.source_id)
     assert bot_client.post(f"/api/v1/contacts/{contact.pk}/close/").status_code == 403
-    assert bot_client.get(f"/api/v1/contacts/{contact.pk}").status_code == 403
+    # Not registered by this bot: as if it did not exist.
+    assert bot_client.get(f"/api/v1/contacts/{contact.pk}").status_code == 404
+    assert bot_client.get("/api/v1/contacts/").json()["results"] == []
     assert Contact.objects.get(pk=contact.pk).status == "open"
 
 

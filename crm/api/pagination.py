@@ -1,10 +1,15 @@
+from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination
 
 
 class IdCursorPagination(CursorPagination):
     """Cursor pagination on the primary key: a stable order, a bounded page, and no
     COUNT(*) over the table, so the first page costs the same at a thousand rows or a
-    million. A view may set `cursor_ordering` (default newest first)."""
+    million. A view may set `cursor_ordering` (default newest first).
+
+    `page_size` is a whole number from 1; more than max_page_size is capped (as DRF does),
+    anything else is a 400 naming it (DRF would silently use the default, hiding the
+    client's mistake)."""
 
     ordering = "-id"
     page_size = 50
@@ -13,3 +18,21 @@ class IdCursorPagination(CursorPagination):
 
     def get_ordering(self, request, queryset, view):
         return (getattr(view, "cursor_ordering", self.ordering),)
+
+    def get_page_size(self, request):
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        text = raw.strip()
+        if not (text.isascii() and text.isdigit() and text.strip("0")):
+            raise ValidationError({self.page_size_query_param: ["Enter a whole number, 1 or more."]})
+        # Capped without int() on an overlong string (Python refuses > 4300 digits: a 500).
+        return min(int(text[-4:]) if len(text.lstrip("0")) <= 4 else self.max_page_size, self.max_page_size)
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"]["minimum"] = 1
+                parameter["description"] = f"Results per page, 1 or more; at most {self.max_page_size} are returned."
+        return parameters

@@ -1,4 +1,4 @@
-from rest_framework.permissions import DjangoModelPermissions
+from rest_framework.permissions import BasePermission, DjangoModelPermissions
 
 
 class StaffModelPermissions(DjangoModelPermissions):
@@ -23,3 +23,17 @@ class CanRegisterContacts(DjangoModelPermissions):
     """`crm.add_contact`: what the bots group grants, and staff with that permission."""
 
     perms_map = {"POST": ["%(app_label)s.add_%(model_name)s"]}
+
+
+class CanReadContacts(BasePermission):
+    """Staff holding `crm.view_contact` read every contact. A client that may register
+    contacts but is not staff (a bot) reads back only the contacts it registered: the view
+    narrows its queryset. Anyone else: 403."""
+
+    def has_permission(self, request, view):
+        user = request.user
+        if not (user and user.is_authenticated):
+            return False
+        if user.is_staff:
+            return user.has_perm("crm.view_contact")
+        return user.has_perm("crm.add_contact")

@@ -1,18 +1,24 @@
 """Viewsets: thin. Shapes come from the serializers, rules from crm.services."""
 
+import time
+
 from django.http import Http404
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from crm.api import serializers as s
 from crm.api.filters import ContactFilter, LeadFilter
-from crm.api.permissions import CanRegisterContacts, StaffModelPermissions
+from crm.api.intake_log import intake_log
+from crm.api.permissions import CanReadContacts, CanRegisterContacts, StaffModelPermissions
 from crm.models import Contact, Lead, Operator, OperatorSource, Source
 from crm.selectors import lead_get_with_recent_contacts
 from crm.services import routing_config
+from crm.services.accounts import source_post_check
 from crm.services.contacts import contact_close
+from crm.services.idempotency import HEADER as IDEMPOTENCY_HEADER
+from crm.services.idempotency import idempotency_fingerprint, idempotency_key_clean, idempotent_run
 from crm.services.intake import contact_register
 
 ID_REGEX = r"[0-9]{1,18}"
@@ -21,6 +27,7 @@ ID_REGEX = r"[0-9]{1,18}"
 class _ListRetrieve(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     permission_classes = [StaffModelPermissions]
     lookup_value_regex = ID_REGEX
+    throttle_scope = "api"
 
 
 @extend_schema_view(
@@ -41,11 +48,11 @@ class OperatorViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, _ListRet
         return s.OperatorSerializer
 
     def perform_create(self, serializer):
-        serializer.instance = routing_config.operator_create(**serializer.validated_data)
+        serializer.instance = routing_config.operator_create(**serializer.validated_data, actor=self.request.user)
 
     def perform_update(self, serializer):
         serializer.instance = routing_config.operator_update(
-            operator_id=serializer.instance.pk, **serializer.validated_data
+            operator_id=serializer.instance.pk, **serializer.validated_data, actor=self.request.user
         )
 
 
@@ -57,11 +64,13 @@ class SourceViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, _ListRetri
     cursor_ordering = "id"
 
     def perform_create(self, serializer):
-        serializer.instance = routing_config.source_create(**serializer.validated_data)
+        serializer.instance = routing_config.source_create(**serializer.validated_data, actor=self.request.user)
 
     def perform_update(self, serializer):
         serializer.instance = routing_config.source_update(
-            source_id=serializer.instance.pk, name=serializer.validated_data.get("name", serializer.instance.name)
+            source_id=serializer.instance.pk,
+            name=serializer.validated_data.get("name", serializer.instance.name),
+            actor=self.request.user,
         )
 
 
@@ -82,40 +91,100 @@ class OperatorSourceViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, mi
         return s.OperatorSourceSerializer
 
     def perform_create(self, serializer):
-        serializer.instance = routing_config.link_create(**serializer.validated_data)
+        serializer.instance = routing_config.link_create(**serializer.validated_data, actor=self.request.user)
 
     def perform_update(self, serializer):
         weight = serializer.validated_data.get("weight", serializer.instance.weight)
-        serializer.instance = routing_config.link_update(link_id=serializer.instance.pk, weight=weight)
+        serializer.instance = routing_config.link_update(
+            link_id=serializer.instance.pk, weight=weight, actor=self.request.user
+        )
 
     def perform_destroy(self, instance):
-        routing_config.link_delete(link_id=instance.pk)
+        routing_config.link_delete(link_id=instance.pk, actor=self.request.user)
+
+
+IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
+    IDEMPOTENCY_HEADER,
+    {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
+    OpenApiParameter.HEADER,
+    required=False,
+    description="Optional. A retry with the same key and the same body gets the first response again "
+    "(no second contact), marked `Idempotent-Replayed: true`; the same key with another body is a 422. "
+    "Keys are per client and kept at least 24 hours.",
+)
+REPLAYED_HEADER = OpenApiParameter(
+    "Idempotent-Replayed",
+    str,
+    OpenApiParameter.HEADER,
+    enum=["true"],
+    response=[201],
+    description="Present on a replayed response.",
+)
 
 
 class ContactViewSet(mixins.CreateModelMixin, _ListRetrieve):
     """Contacts: one appeal of a lead through a source. Registering one (POST) assigns an
-    operator at once, or keeps it waiting with `unassigned_reason` when nobody has room."""
+    operator at once, or keeps it waiting with `unassigned_reason` when nobody has room.
+    Bots read back only the contacts they registered."""
 
     queryset = Contact.objects.select_related("lead")
     serializer_class = s.ContactSerializer
     filterset_class = ContactFilter
 
+    @property
+    def throttle_scope(self):
+        return "intake" if self.action == "create" else "api"
+
     def get_permissions(self):
         if self.action == "create":
             return [CanRegisterContacts()]
+        if self.action in ("list", "retrieve"):
+            return [CanReadContacts()]
         return super().get_permissions()
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        user = self.request.user
+        if not user.is_staff:
+            # Bots (CanReadContacts lets no other non-staff in): their own contacts only.
+            queryset = queryset.filter(registered_by=user)
+        return queryset
 
     def get_serializer_class(self):
         if self.action == "create":
             return s.ContactCreateSerializer
         return s.ContactSerializer
 
-    @extend_schema(request=s.ContactCreateSerializer, responses={201: s.ContactSerializer})
+    @extend_schema(
+        request=s.ContactCreateSerializer,
+        responses={201: s.ContactSerializer},
+        parameters=[IDEMPOTENCY_KEY_PARAMETER, REPLAYED_HEADER],
+    )
     def create(self, request, *args, **kwargs):
+        started = time.monotonic()
+        key = idempotency_key_clean(request.headers.get(IDEMPOTENCY_HEADER))
         serializer = s.ContactCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        contact = contact_register(**serializer.validated_data)
-        return Response(s.ContactSerializer(contact).data, status=status.HTTP_201_CREATED)
+        data = serializer.validated_data
+        # Before anything is written: a bot bound to other sources gets 403 and leaves no trace.
+        source_post_check(user=request.user, source_id=data["source_id"])
+
+        def register() -> tuple[int, dict, int]:
+            contact = contact_register(**data, registered_by=request.user)
+            return status.HTTP_201_CREATED, dict(s.ContactSerializer(contact).data), contact.pk
+
+        if key is None:
+            code, body, _ = register()
+            replayed = False
+        else:
+            fingerprint = idempotency_fingerprint(operation="contact_register", payload=request.data)
+            outcome = idempotent_run(user_id=request.user.pk, key=key, fingerprint=fingerprint, action=register)
+            code, body, replayed = outcome.status, outcome.body, outcome.replayed
+        response = Response(body, status=code)
+        if replayed:
+            response["Idempotent-Replayed"] = "true"
+        intake_log(user=request.user, body=body, key=key, replayed=replayed, started=started)
+        return response
 
     @extend_schema(request=None, responses={200: s.ContactSerializer})
     @action(detail=True, methods=["post"], permission_classes=[StaffModelPermissions])

@@ -5,8 +5,10 @@ from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from knox.models import AuthToken
+from knox.settings import CONSTANTS
 
-from crm.errors import DomainError, NotFoundError
+from crm.errors import DomainError, ForbiddenError, NotFoundError
+from crm.models import BotSource, Source
 
 BOTS_GROUP = "bots"
 BOT_PERMISSIONS = [("crm", "add_contact")]
@@ -32,14 +34,16 @@ def api_token_create(*, username: str) -> str:
     return key
 
 
-def bot_create(*, name: str) -> tuple[object, str]:
+def bot_create(*, name: str, sources: list[str] | None = None) -> tuple[object, str]:
     """Create a bot user (no password, no staff rights, member of the bots group) and its
-    first API key. Returns (user, key)."""
+    first API key. Returns (user, key). `sources` (names or ids) bind the bot to those
+    sources only; without them it may post to every source."""
     name = (name or "").strip()
     if not name:
         raise DomainError("The bot name may not be blank.", field="name")
     User = get_user_model()
     with transaction.atomic():
+        bound = _sources_resolve(sources or [])
         if User.objects.filter(username=name).exists():
             raise DomainError(f"A user named {name!r} already exists.", field="name", code="unique")
         user = User(username=name, is_staff=False, is_superuser=False)
@@ -50,11 +54,66 @@ def bot_create(*, name: str) -> tuple[object, str]:
             raise DomainError(" ".join(exc.message_dict.get("username", exc.messages)), field="name") from exc
         user.save()
         user.groups.add(bots_group_ensure())
+        BotSource.objects.bulk_create([BotSource(user=user, source=source) for source in bound])
         _, key = AuthToken.objects.create(user=user, expiry=None)
     return user, key
+
+
+def _sources_resolve(names_or_ids: list[str]) -> list[Source]:
+    """Sources by id (digits) or by case-insensitive name, without duplicates."""
+    found: dict[int, Source] = {}
+    for raw in names_or_ids:
+        text = str(raw).strip()
+        source = None
+        if text.isdigit() and len(text) <= 18:
+            source = Source.objects.filter(pk=int(text)).first()
+        if source is None and text:
+            source = Source.objects.filter(name__iexact=text).first()
+        if source is None:
+            raise NotFoundError(f"Source {text!r} does not exist (give a name or an id).", field="source")
+        found[source.pk] = source
+    return list(found.values())
+
+
+def source_post_check(*, user, source_id: int) -> None:
+    """Raise ForbiddenError unless `user` may register contacts through `source_id`: a user
+    bound to sources (a bot made with --source) may post only to those; one bound to none,
+    to every source. Checked before anything is written."""
+    bound = set(BotSource.objects.filter(user=user).values_list("source_id", flat=True))
+    if bound and source_id not in bound:
+        raise ForbiddenError(f"This client may not register contacts through source {source_id}.")
 
 
 def api_tokens_revoke(*, username: str) -> int:
     """Revoke every key of a user; returns how many were revoked."""
     deleted, _ = AuthToken.objects.filter(user__username=username).delete()
     return deleted
+
+
+def api_token_revoke(*, prefix: str) -> AuthToken:
+    """Revoke the one key whose public prefix (the first characters knox keeps in clear,
+    shown by `api_keys list`) is `prefix`. A revoked key is refused on its next request:
+    every request reads the key from the database. Raises NotFoundError when no key, and
+    DomainError when several keys, start with `prefix`."""
+    prefix = (prefix or "").strip()
+    if not prefix:
+        raise DomainError("Give the key's prefix.", field="prefix")
+    matches = list(
+        AuthToken.objects.select_related("user").filter(token_key__startswith=prefix[: CONSTANTS.TOKEN_KEY_LENGTH])[:2]
+    )
+    if not matches:
+        raise NotFoundError(f"No API key starts with {prefix!r}.", field="prefix")
+    if len(matches) > 1:
+        raise DomainError(f"Several API keys start with {prefix!r}; give more characters.", field="prefix")
+    token = matches[0]
+    token.delete()
+    return token
+
+
+def api_tokens_list(*, username: str | None = None) -> list[AuthToken]:
+    """Keys, newest first, with their user; only the public prefix (`token_key`) and the
+    dates are meaningful: the key itself is never stored."""
+    tokens = AuthToken.objects.select_related("user").order_by("-created")
+    if username:
+        tokens = tokens.filter(user__username=username)
+    return list(tokens)

@@ -10,7 +10,9 @@ from crm.services.assignment import choose_operator, lock_source_candidates, ope
 from crm.services.leads import lead_get_or_create, lead_normalise_external_id
 
 
-def contact_register(*, external_id: str, source_id: int, rng: random.Random | None = None) -> Contact:
+def contact_register(
+    *, external_id: str, source_id: int, rng: random.Random | None = None, registered_by=None
+) -> Contact:
     """Register one contact of the lead `external_id` through `source_id` and assign it.
 
     All in one transaction: the lead, the contact and the operator's load are written
@@ -32,6 +34,7 @@ def contact_register(*, external_id: str, source_id: int, rng: random.Random | N
             source_id=source_id,
             operator_id=decision.operator_id,
             unassigned_reason=decision.reason,
+            registered_by=registered_by,
         )
         if decision.operator_id is not None:
             operator_load_add(operator_id=decision.operator_id, delta=1)

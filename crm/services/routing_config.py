@@ -4,6 +4,7 @@ from django.db import IntegrityError, transaction
 
 from crm.errors import ConflictError, DomainError, NotFoundError
 from crm.models import Operator, OperatorSource, Source
+from crm.services.routing_history import routing_change_record, routing_snapshot
 
 
 def _clean_name(name: str, *, kind: str) -> str:
@@ -27,14 +28,21 @@ def _save_unique_name(instance: Operator | Source, *, kind: str) -> None:
         raise DomainError(f"A {kind} named {instance.name!r} already exists.", field="name", code="unique") from exc
 
 
-def operator_create(*, name: str, is_active: bool = True, max_load: int = 10) -> Operator:
+def operator_create(*, name: str, is_active: bool = True, max_load: int = 10, actor=None) -> Operator:
     operator = Operator(name=_clean_name(name, kind="operator"), is_active=is_active, max_load=max_load)
-    _save_unique_name(operator, kind="operator")
+    with transaction.atomic():
+        _save_unique_name(operator, kind="operator")
+        routing_change_record(actor=actor, action="create", obj=operator)
     return operator
 
 
 def operator_update(
-    *, operator_id: int, name: str | None = None, is_active: bool | None = None, max_load: int | None = None
+    *,
+    operator_id: int,
+    name: str | None = None,
+    is_active: bool | None = None,
+    max_load: int | None = None,
+    actor=None,
 ) -> Operator:
     """Change an operator. `max_load` may not drop below the operator's open contacts:
     that would put him over capacity, which nothing in this product may do."""
@@ -44,6 +52,7 @@ def operator_update(
         operator = Operator.objects.select_for_update(no_key=True).filter(pk=operator_id).first()
         if operator is None:
             raise NotFoundError(f"Operator {operator_id} does not exist.")
+        before = routing_snapshot(operator)
         if name is not None:
             operator.name = _clean_name(name, kind="operator")
         if is_active is not None:
@@ -58,26 +67,31 @@ def operator_update(
                 )
             operator.max_load = max_load
         _save_unique_name(operator, kind="operator")
+        routing_change_record(actor=actor, action="update", obj=operator, before=before)
     return operator
 
 
-def source_create(*, name: str) -> Source:
+def source_create(*, name: str, actor=None) -> Source:
     source = Source(name=_clean_name(name, kind="source"))
-    _save_unique_name(source, kind="source")
+    with transaction.atomic():
+        _save_unique_name(source, kind="source")
+        routing_change_record(actor=actor, action="create", obj=source)
     return source
 
 
-def source_update(*, source_id: int, name: str) -> Source:
+def source_update(*, source_id: int, name: str, actor=None) -> Source:
     with transaction.atomic():
         source = Source.objects.filter(pk=source_id).first()
         if source is None:
             raise NotFoundError(f"Source {source_id} does not exist.")
+        before = routing_snapshot(source)
         source.name = _clean_name(name, kind="source")
         _save_unique_name(source, kind="source")
+        routing_change_record(actor=actor, action="update", obj=source, before=before)
     return source
 
 
-def link_create(*, operator_id: int, source_id: int, weight: int) -> OperatorSource:
+def link_create(*, operator_id: int, source_id: int, weight: int, actor=None) -> OperatorSource:
     """Link an operator to a source with a weight. A pair that exists already is refused
     with a pointer to the existing link, whose weight can be changed instead."""
     if not Operator.objects.filter(pk=operator_id).exists():
@@ -89,7 +103,9 @@ def link_create(*, operator_id: int, source_id: int, weight: int) -> OperatorSou
         raise DomainError(_duplicate_link_message(existing), field="non_field_errors", code="unique")
     try:
         with transaction.atomic():
-            return OperatorSource.objects.create(operator_id=operator_id, source_id=source_id, weight=weight)
+            link = OperatorSource.objects.create(operator_id=operator_id, source_id=source_id, weight=weight)
+            routing_change_record(actor=actor, action="create", obj=link)
+            return link
     except IntegrityError as exc:
         existing = OperatorSource.objects.filter(operator_id=operator_id, source_id=source_id).first()
         if existing is None:
@@ -104,16 +120,22 @@ def _duplicate_link_message(link: OperatorSource) -> str:
     )
 
 
-def link_update(*, link_id: int, weight: int) -> OperatorSource:
-    link = OperatorSource.objects.filter(pk=link_id).first()
-    if link is None:
-        raise NotFoundError(f"Operator-source link {link_id} does not exist.")
-    link.weight = weight
-    link.save(update_fields=["weight"])
+def link_update(*, link_id: int, weight: int, actor=None) -> OperatorSource:
+    with transaction.atomic():
+        link = OperatorSource.objects.filter(pk=link_id).first()
+        if link is None:
+            raise NotFoundError(f"Operator-source link {link_id} does not exist.")
+        before = routing_snapshot(link)
+        link.weight = weight
+        link.save(update_fields=["weight"])
+        routing_change_record(actor=actor, action="update", obj=link, before=before)
     return link
 
 
-def link_delete(*, link_id: int) -> None:
-    deleted, _ = OperatorSource.objects.filter(pk=link_id).delete()
-    if not deleted:
-        raise NotFoundError(f"Operator-source link {link_id} does not exist.")
+def link_delete(*, link_id: int, actor=None) -> None:
+    with transaction.atomic():
+        link = OperatorSource.objects.filter(pk=link_id).first()
+        if link is None:
+            raise NotFoundError(f"Operator-source link {link_id} does not exist.")
+        routing_change_record(actor=actor, action="delete", obj=link, before=routing_snapshot(link), deleted=True)
+        link.delete()

@@ -2,9 +2,12 @@
 (see `.env.example`); defaults are safe for a developer's machine."""
 
 import os
+import re
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -20,6 +23,16 @@ def env_list(name: str, default: list[str]) -> list[str]:
     value = os.environ.get(name, "")
     items = [item.strip() for item in value.split(",") if item.strip()]
     return items or default
+
+
+def env_rate(name: str, default: str) -> str | None:
+    """A DRF throttle rate ("100/min", "5/s", ...); "off" disables the limit."""
+    value = os.environ.get(name, "").strip() or default
+    if value.lower() in {"off", "none"}:
+        return None
+    if not re.fullmatch(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)", value):
+        raise ImproperlyConfigured(f'{name} must look like "100/min" (per s, min, hour or day) or be "off".')
+    return value
 
 
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "insecure-local-development-key-change-me-0123456789abcdef")
@@ -108,6 +121,35 @@ def database_from_env() -> dict:
 DATABASES = {"default": database_from_env()}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# --- Cache: throttle counters, shared by every worker and server ---------------------------
+# The database by default (the table comes from `manage.py createcachetable`, which
+# `make run`, CI and the test set-up run); Redis when REDIS_URL is set.
+CACHE_TABLE = "crm_cache"
+
+
+def cache_from_env() -> dict:
+    redis_url = os.environ.get("REDIS_URL", "").strip()
+    if redis_url:
+        return {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": redis_url,
+            "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "minicrm"),
+        }
+    return {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": CACHE_TABLE,
+        "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "minicrm"),
+    }
+
+
+CACHES = {"default": cache_from_env()}
+
+# Request bodies: the API's JSON parser and Django's forms refuse more than this (413/400).
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DJANGO_MAX_BODY_BYTES", "65536"))
+
+# Idempotency keys are kept at least this long (`manage.py purge_idempotency_keys`).
+IDEMPOTENCY_KEY_TTL = timedelta(hours=max(24, int(os.environ.get("IDEMPOTENCY_KEY_TTL_HOURS", "24"))))
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -139,7 +181,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["crm.api.parsers.BoundedJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "crm.api.pagination.IdCursorPagination",
@@ -147,6 +189,12 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "crm.api.exceptions.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Per client (user id): "intake" for registering contacts, "api" for everything else.
+    "DEFAULT_THROTTLE_CLASSES": ["crm.api.throttling.ScopedThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "intake": env_rate("THROTTLE_INTAKE_RATE", "1200/min"),
+        "api": env_rate("THROTTLE_API_RATE", "600/min"),
+    },
 }
 
 REST_KNOX = {

@@ -5,15 +5,29 @@ from crm.services.accounts import bot_create
 
 
 class Command(BaseCommand):
-    help = "Create a bot user that may only register contacts, and print its API key on the last line."
+    help = (
+        "Create a bot user that may only register contacts, and print its API key on the last line. "
+        "With --source the bot may post only to those sources; without, to every source."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("name", help="The bot's user name, e.g. telegram_bot_A.")
+        parser.add_argument(
+            "--source",
+            action="append",
+            default=[],
+            metavar="NAME_OR_ID",
+            help="A source the bot may post to (its name or id); repeat for several.",
+        )
 
     def handle(self, *args, **options):
         try:
-            user, key = bot_create(name=options["name"])
+            user, key = bot_create(name=options["name"], sources=options["source"])
         except DomainError as exc:
             raise CommandError(exc.message) from exc
-        self.stderr.write(f"Created bot {user.username!r} (user id {user.pk}). Its key is shown once:")
+        bound = ", ".join(user.bot_sources.order_by("source_id").values_list("source__name", flat=True))
+        self.stderr.write(
+            f"Created bot {user.username!r} (user id {user.pk}), posting to "
+            f"{'sources: ' + bound if bound else 'every source'}. Its key is shown once:"
+        )
         self.stdout.write(key)

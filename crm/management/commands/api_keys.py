@@ -1,0 +1,32 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from crm.errors import DomainError
+from crm.services.accounts import api_token_revoke, api_tokens_list
+
+
+class Command(BaseCommand):
+    help = (
+        "List API keys (their public prefix only: the keys themselves are never stored) or revoke "
+        "one by its prefix. A revoked key is refused on its next request."
+    )
+
+    def add_arguments(self, parser):
+        sub = parser.add_subparsers(dest="verb", required=True)
+        listing = sub.add_parser("list", help="List keys: prefix, user, created, expiry.")
+        listing.add_argument("--user", help="Only this user's keys.")
+        revoke = sub.add_parser("revoke", help="Revoke the key that starts with PREFIX.")
+        revoke.add_argument("prefix")
+
+    def handle(self, *args, **options):
+        if options["verb"] == "list":
+            tokens = api_tokens_list(username=options.get("user"))
+            for token in tokens:
+                expiry = token.expiry.isoformat() if token.expiry else "never"
+                self.stdout.write(f"{token.token_key}  {token.user.username}  {token.created:%Y-%m-%d %H:%M}  {expiry}")
+            self.stderr.write(f"{len(tokens)} key(s).")
+            return
+        try:
+            token = api_token_revoke(prefix=options["prefix"])
+        except DomainError as exc:
+            raise CommandError(exc.message) from exc
+        self.stdout.write(f"Revoked key {token.token_key}… of {token.user.username!r}.")

@@ -1,0 +1,29 @@
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from crm.services.idempotency import idempotency_keys_purge
+
+
+class Command(BaseCommand):
+    help = (
+        "Delete stored idempotency keys older than the retention (IDEMPOTENCY_KEY_TTL_HOURS, at least 24). "
+        "Run it from cron, e.g. hourly."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--older-than-hours",
+            type=int,
+            default=None,
+            help="Override the retention (hours, at least 24).",
+        )
+
+    def handle(self, *args, **options):
+        hours = options["older_than_hours"]
+        if hours is not None and hours < 24:
+            raise CommandError("Keys are kept at least 24 hours.")
+        ttl = timedelta(hours=hours) if hours is not None else settings.IDEMPOTENCY_KEY_TTL
+        deleted = idempotency_keys_purge(older_than=ttl)
+        self.stdout.write(f"Purged {deleted} idempotency key(s) older than {ttl}.")
