@@ -22,3 +22,22 @@ def healthz(request):
         logger.warning("healthz: database unavailable: %s", exc)
         return JsonResponse({"status": "unavailable"}, status=503)
     return JsonResponse({"status": "ok"})
+
+
+def api_not_found(request, exception=None):
+    """404 for paths that match no route: JSON under /api/ (clients parse it), Django's page
+    elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Not found."}, status=404)
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception)
+
+
+def api_server_error(request):
+    """500 as JSON under /api/; the traceback goes to the log, never to the client."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Server error.", "code": "server_error"}, status=500)
+    from django.views.defaults import server_error
+
+    return server_error(request)

@@ -5,6 +5,9 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from crm.views import healthz
 
+handler404 = "crm.views.api_not_found"
+handler500 = "crm.views.api_server_error"
+
 urlpatterns = [
     path("", RedirectView.as_view(url="/docs", permanent=False)),
     re_path(r"^healthz/?$", healthz, name="healthz"),

@@ -1,11 +1,13 @@
 import django_filters
 from django import forms
+from drf_spectacular.utils import extend_schema_field
 
 from crm.api.serializers import MAX_ID
-from crm.models import Contact, Lead
+from crm.models import Contact, Lead, OperatorSource
 from crm.services.leads import lead_normalise_external_id
 
 
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": MAX_ID})
 class IdFilter(django_filters.NumberFilter):
     """An id filter: an unknown id gives an empty page, a non-number or an out-of-range
     number a 400 naming the parameter."""
@@ -36,7 +38,24 @@ class StrictBooleanFilter(django_filters.BooleanFilter):
     field_class = StrictBooleanField
 
 
-class ContactFilter(django_filters.FilterSet):
+class StrictFilterSet(django_filters.FilterSet):
+    """A filter given twice, or given empty, is a 400 naming it; django-filter would take
+    the last value or ignore an empty one, answering a question the client did not ask."""
+
+    def is_valid(self):
+        valid = super().is_valid()
+        for name in self.filters:
+            if name not in self.data:
+                continue
+            values = self.data.getlist(name) if hasattr(self.data, "getlist") else [self.data[name]]
+            if len(values) > 1:
+                self.form.add_error(name, "Give this filter at most once.")
+            elif not str(values[0]).strip():
+                self.form.add_error(name, "This filter may not be empty; leave it out instead.")
+        return valid and not self.form.errors
+
+
+class ContactFilter(StrictFilterSet):
     source = IdFilter(field_name="source_id", help_text="Only contacts of this source id.")
     operator = IdFilter(field_name="operator_id", help_text="Only contacts of this operator id.")
     lead = IdFilter(field_name="lead_id", help_text="Only contacts of this lead id.")
@@ -50,8 +69,13 @@ class ContactFilter(django_filters.FilterSet):
         fields = ["source", "operator", "lead", "status", "unassigned"]
 
 
-class LeadFilter(django_filters.FilterSet):
-    external_id = django_filters.CharFilter(
+@extend_schema_field({"type": "string", "minLength": 1})
+class ExternalIdFilter(django_filters.CharFilter):
+    pass
+
+
+class LeadFilter(StrictFilterSet):
+    external_id = ExternalIdFilter(
         method="filter_external_id", help_text="Exact external id, normalised like the intake's."
     )
 
@@ -60,11 +84,21 @@ class LeadFilter(django_filters.FilterSet):
         fields = ["external_id"]
 
     def filter_external_id(self, queryset, name, value):
-        normalised = value.strip().lower()
-        if not normalised:
-            return queryset
+        if not value.strip():
+            return queryset.none()  # no lead has a blank id
         try:
             normalised = lead_normalise_external_id(value)
         except Exception:  # too long: no lead can match
             return queryset.none()
         return queryset.filter(external_id=normalised)
+
+
+class OperatorSourceFilter(StrictFilterSet):
+    """Like the contact filters: an unknown id gives an empty page, not a 400."""
+
+    operator = IdFilter(field_name="operator_id", help_text="Only links of this operator id.")
+    source = IdFilter(field_name="source_id", help_text="Only links of this source id.")
+
+    class Meta:
+        model = OperatorSource
+        fields = ["operator", "source"]

@@ -1,6 +1,9 @@
 """drf-spectacular extensions: describe our token scheme in the OpenAPI document."""
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.openapi import AutoSchema as OpenApiAutoSchema
+from drf_spectacular.plumbing import ResolvedComponent
+from rest_framework import serializers
 
 
 class TokenAuthenticationScheme(OpenApiAuthenticationExtension):
@@ -15,3 +18,67 @@ class TokenAuthenticationScheme(OpenApiAuthenticationExtension):
             "description": "An API key from `manage.py create_bot` or `create_api_token`, sent as "
             "`Authorization: Token <key>`.",
         }
+
+
+# --- Error responses and exact string rules in the OpenAPI document ------------------------
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "description": "An error. `detail` (and `code`) for errors of the whole request; otherwise each "
+    'field at fault maps to its messages, e.g. `{"source_id": ["Source 9 does not exist."]}`.',
+    "properties": {"detail": {"type": "string"}, "code": {"type": "string"}},
+    "additionalProperties": {"type": "array", "items": {"type": "string"}},
+}
+ERROR_DESCRIPTIONS = {
+    "400": "Bad input: the body, a parameter or a filter; the body names what is wrong.",
+    "401": "No key, or a revoked or unknown key.",
+    "403": "Authenticated, but not allowed (bots: anything but their own contacts).",
+    "404": "No such object, or an invalid page cursor.",
+    "409": "Conflicts with the current data; nothing was changed.",
+    "413": "The request body is too large.",
+    "415": "The body is not JSON.",
+    "422": "The Idempotency-Key was already used with a different request.",
+    "429": "Too many requests from this client; retry after `Retry-After` seconds.",
+}
+
+# Python's str.strip() (DRF, our services) treats exactly these as whitespace; ECMA's \s differs
+# (\x1c-\x1f, \x85), so the class is spelled out. A value must hold one character outside it.
+_PY_SPACE = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+NOT_BLANK_NO_NUL_PATTERN = rf"^[^\x00]*[^\x00{_PY_SPACE}][^\x00]*$"
+
+
+class AutoSchema(OpenApiAutoSchema):
+    """drf-spectacular's AutoSchema plus what clients (and schemathesis) need to know:
+    every error status an operation can answer, with the one error body shape; and, for
+    request strings, the rule "no NUL, not blank" that DRF and the services enforce."""
+
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        if direction != "response":
+            return responses
+        codes = ["400", "401", "403", "404", "429"]
+        if self.method in ("POST", "PUT", "PATCH", "DELETE"):
+            codes += ["409", "413", "415"]
+        if self.method == "POST" and getattr(self.view, "basename", "") == "contact" and self._is_create_operation():
+            codes.append("422")
+        component = ResolvedComponent(name="Error", type=ResolvedComponent.SCHEMA, object="Error", schema=ERROR_SCHEMA)
+        self.registry.register_on_missing(component)
+        for code in codes:
+            responses.setdefault(
+                code,
+                {"content": {"application/json": {"schema": component.ref}}, "description": ERROR_DESCRIPTIONS[code]},
+            )
+        return responses
+
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if (
+            direction == "request"
+            and isinstance(field, serializers.CharField)
+            and not field.allow_blank
+            and not isinstance(field, serializers.ChoiceField)
+            and "pattern" not in schema
+            and schema.get("type") == "string"
+        ):
+            schema["pattern"] = NOT_BLANK_NO_NUL_PATTERN
+        return schema

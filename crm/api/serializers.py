@@ -3,6 +3,7 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from crm.api.fields import StrictBooleanField, StrictCharField, StrictIntegerField
 from crm.models import (
     EXTERNAL_ID_MAX_LENGTH,
     MAX_CAPACITY,
@@ -20,13 +21,13 @@ MAX_ID = 2**63 - 1
 
 def IdField(**kwargs) -> serializers.IntegerField:  # noqa: N802 - reads like a field class
     """A positive database id. The upper bound keeps huge numbers from reaching the database."""
-    return serializers.IntegerField(min_value=1, max_value=MAX_ID, **kwargs)
+    return StrictIntegerField(min_value=1, max_value=MAX_ID, **kwargs)
 
 
 class OperatorSerializer(serializers.ModelSerializer):
-    name = serializers.CharField(max_length=NAME_MAX_LENGTH)
-    is_active = serializers.BooleanField(required=False, default=True)
-    max_load = serializers.IntegerField(min_value=0, max_value=MAX_CAPACITY, required=False, default=10)
+    name = StrictCharField(max_length=NAME_MAX_LENGTH)
+    is_active = StrictBooleanField(required=False, default=True)
+    max_load = StrictIntegerField(min_value=0, max_value=MAX_CAPACITY, required=False, default=10)
     current_load = serializers.IntegerField(source="open_load", read_only=True, help_text="Open contacts now.")
 
     class Meta:
@@ -38,12 +39,12 @@ class OperatorSerializer(serializers.ModelSerializer):
 class OperatorUpdateSerializer(OperatorSerializer):
     """PUT/PATCH: fields left out of a PATCH keep their value (no defaults applied)."""
 
-    is_active = serializers.BooleanField(required=False)
-    max_load = serializers.IntegerField(min_value=0, max_value=MAX_CAPACITY, required=False)
+    is_active = StrictBooleanField(required=False)
+    max_load = StrictIntegerField(min_value=0, max_value=MAX_CAPACITY, required=False)
 
 
 class SourceSerializer(serializers.ModelSerializer):
-    name = serializers.CharField(max_length=NAME_MAX_LENGTH)
+    name = StrictCharField(max_length=NAME_MAX_LENGTH)
 
     class Meta:
         model = Source
@@ -54,9 +55,7 @@ class SourceSerializer(serializers.ModelSerializer):
 class OperatorSourceSerializer(serializers.ModelSerializer):
     operator_id = IdField()
     source_id = IdField()
-    weight = serializers.IntegerField(
-        min_value=0, max_value=MAX_WEIGHT, help_text="0..1000; 0 keeps the link but pauses it."
-    )
+    weight = StrictIntegerField(min_value=0, max_value=MAX_WEIGHT, help_text="0..1000; 0 keeps the link but pauses it.")
 
     class Meta:
         model = OperatorSource
@@ -85,6 +84,9 @@ class ContactSerializer(serializers.ModelSerializer):
     external_id = serializers.CharField(source="lead.external_id", read_only=True)
     source_id = serializers.IntegerField(read_only=True)
     operator_id = serializers.IntegerField(read_only=True, allow_null=True)
+    unassigned_reason = serializers.ChoiceField(
+        choices=Contact.UnassignedReason.choices, allow_blank=True, read_only=True, help_text="Empty when assigned."
+    )
 
     class Meta:
         model = Contact
@@ -103,7 +105,7 @@ class ContactSerializer(serializers.ModelSerializer):
 
 
 class ContactCreateSerializer(serializers.Serializer):
-    external_id = serializers.CharField(
+    external_id = StrictCharField(
         max_length=EXTERNAL_ID_MAX_LENGTH,
         help_text="The lead's id in the channel; stripped and lower-cased, so ' Ann@X.org ' is 'ann@x.org'.",
     )

@@ -9,7 +9,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from crm.api import serializers as s
-from crm.api.filters import ContactFilter, LeadFilter
+from crm.api.filters import ContactFilter, LeadFilter, OperatorSourceFilter
 from crm.api.intake_log import intake_log
 from crm.api.permissions import CanReadContacts, CanRegisterContacts, StaffModelPermissions
 from crm.models import Contact, Lead, Operator, OperatorSource, Source
@@ -83,7 +83,7 @@ class OperatorSourceViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, mi
     serializer_class = s.OperatorSourceSerializer
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
     cursor_ordering = "id"
-    filterset_fields = ["operator", "source"]
+    filterset_class = OperatorSourceFilter
 
     def get_serializer_class(self):
         if self.action == "partial_update":
