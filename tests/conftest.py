@@ -17,7 +17,7 @@ def django_db_setup(django_db_setup, django_db_blocker):
     """The test database plus the cache table (throttle counters), which migrations do not
     create. Idempotent, so --reuse-db is fine."""
     with django_db_blocker.unblock():
-        call_command("createcachetable")
+        call_command("createcachetable", verbosity=0)
 
 
 @pytest.fixture

@@ -185,3 +185,71 @@ def test_production_check_deploy_is_clean():
     assert result.returncode == 0, result.stderr
     assert "System check identified no issues (0 silenced)." in result.stdout
     assert "WARNING" not in result.stderr + result.stdout
+
+
+# --- strict input (found by schemathesis) ---------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "query",
+    ["status=", "unassigned=", "source=", "source=1&source=2", "lead=4.5e%2B16", "operator=0"],
+)
+def test_empty_repeated_or_non_integer_filters_are_400(staff_client, query):
+    r = staff_client.get(f"/api/v1/contacts/?{query}")
+    assert r.status_code == 400
+    assert query.split("=")[0] in r.json()
+
+
+@pytest.mark.django_db
+def test_operator_source_filter_with_unknown_id_is_an_empty_page(staff_client):
+    OperatorSourceFactory()
+    r = staff_client.get("/api/v1/operator-sources/?operator=987654")
+    assert r.status_code == 200 and r.json()["results"] == []
+
+
+@pytest.mark.django_db
+def test_blank_external_id_filter_matches_no_lead(staff_client):
+    from tests.factories import LeadFactory
+
+    LeadFactory()
+    r = staff_client.get("/api/v1/leads/?external_id=%20%20")
+    assert r.status_code == 200 and r.json()["results"] == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/api/v1/sources/", {"name": 12}, "name"),
+        ("/api/v1/operators/", {"name": "x", "max_load": "7"}, "max_load"),
+        ("/api/v1/operators/", {"name": "x", "max_load": 7.0}, "max_load"),
+        ("/api/v1/operators/", {"name": "x", "is_active": "yes"}, "is_active"),
+        ("/api/v1/operators/", {"name": "   "}, "name"),
+        ("/api/v1/contacts/", {"external_id": 5, "source_id": 1}, "external_id"),
+        ("/api/v1/contacts/", {"external_id": "a", "source_id": "1"}, "source_id"),
+    ],
+)
+def test_request_bodies_take_json_types_strictly(staff_client, path, body, field):
+    from crm.models import Operator, Source
+
+    SourceFactory()
+    before = (Source.objects.count(), Operator.objects.count(), Contact.objects.count())
+    r = staff_client.post(path, body, format="json")
+    assert r.status_code == 400 and field in r.json(), r.json()
+    assert (Source.objects.count(), Operator.objects.count(), Contact.objects.count()) == before
+
+
+@pytest.mark.django_db
+def test_unknown_api_path_is_json_404(anon_client):
+    r = anon_client.get("/api/v1/contacts/-5/")
+    assert r.status_code == 404 and r.json() == {"detail": "Not found."}
+
+
+@pytest.mark.django_db
+def test_contact_schema_allows_blank_unassigned_reason(anon_client):
+    schema = anon_client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    reason = schema["components"]["schemas"]["Contact"]["properties"]["unassigned_reason"]
+    assert any(branch.get("$ref", "").endswith("/BlankEnum") for branch in reason["oneOf"])
+    errors = schema["paths"]["/api/v1/contacts/"]["post"]["responses"]
+    assert {"201", "400", "401", "403", "409", "413", "415", "422", "429"} <= errors.keys()

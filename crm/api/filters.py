@@ -50,7 +50,7 @@ class StrictFilterSet(django_filters.FilterSet):
             values = self.data.getlist(name) if hasattr(self.data, "getlist") else [self.data[name]]
             if len(values) > 1:
                 self.form.add_error(name, "Give this filter at most once.")
-            elif not str(values[0]).strip():
+            elif str(values[0]) == "":
                 self.form.add_error(name, "This filter may not be empty; leave it out instead.")
         return valid and not self.form.errors
 
