@@ -71,7 +71,12 @@ class ContactFilter(StrictFilterSet):
 
 @extend_schema_field({"type": "string", "minLength": 1})
 class ExternalIdFilter(django_filters.CharFilter):
-    pass
+    """Unstripped (the filter method normalises), so "  " is a search that matches nothing,
+    not a filter silently dropped."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("strip", False)
+        super().__init__(*args, **kwargs)
 
 
 class LeadFilter(StrictFilterSet):
