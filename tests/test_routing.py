@@ -335,6 +335,20 @@ def test_deactivate_with_redistribute_moves_open_contacts(rng):
     assert operator_load_mismatches() == []
 
 
+def test_redistribute_reaches_sources_he_no_longer_serves(rng):
+    source = SourceFactory()
+    leaving = OperatorFactory(max_load=5)
+    other = OperatorFactory(max_load=5)
+    old_link = OperatorSourceFactory(source=source, operator=leaving, weight=1000)
+    contact = contact_register(external_id="k", source_id=source.pk, rng=rng)
+    assert contact.operator_id == leaving.pk
+    routing_config.link_delete(link_id=old_link.pk)
+    OperatorSourceFactory(source=source, operator=other, weight=1)
+    routing_config.operator_update(operator_id=leaving.pk, is_active=False, redistribute=True)
+    assert Contact.objects.get(pk=contact.pk).operator_id == other.pk
+    assert (load(leaving), load(other)) == (0, 1)
+
+
 def test_deactivate_without_redistribute_keeps_contacts(rng):
     link = OperatorSourceFactory()
     c = contact_register(external_id="k", source_id=link.source_id, rng=rng)

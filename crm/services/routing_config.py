@@ -58,6 +58,18 @@ def operator_update(
     if redistribute and is_active is not False:
         raise DomainError("redistribute is only possible when deactivating (is_active: false).", field="redistribute")
     served = sources_served_by(operator_id)
+    if redistribute:
+        # His contacts may come from sources he no longer serves; their queues get them back.
+        # (No new ones can appear there meanwhile: only linked sources route to him.)
+        served = sorted(
+            set(served)
+            | set(
+                Contact.objects.filter(operator_id=operator_id, status=Contact.Status.OPEN)
+                .order_by()
+                .values_list("source_id", flat=True)
+                .distinct()
+            )
+        )
     with transaction.atomic():
         # Lock the operator and every operator of his sources: an intake may be adding to
         # their loads right now, and the queue drain below decides on all of them.
@@ -103,9 +115,6 @@ def _return_to_queue(ctx: RoutingContext, operator: Operator) -> int:
     for contact_id, source_id in contacts:
         by_source.setdefault(source_id, []).append(contact_id)
     for source_id, ids in by_source.items():
-        if source_id not in ctx.sources:  # his link to it is gone: read it for the reason
-            ctx.sources[source_id] = Source.objects.get(pk=source_id)
-            ctx.links.setdefault(source_id, [])
         decision = ctx.decide(source_id)
         reason = decision.reason or Contact.UnassignedReason.ALL_AT_CAPACITY
         record = {**decision.record(via="redistribute"), "operator_id": None, "reason": reason}
