@@ -102,9 +102,13 @@ class SourceAdmin(RoutingInlineSaveMixin, admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         try:
             if change:
-                saved = routing_config.source_update(source_id=obj.pk, name=obj.name, actor=request.user)
+                saved = routing_config.source_update(
+                    source_id=obj.pk, name=obj.name, strategy=obj.strategy, affinity=obj.affinity, actor=request.user
+                )
             else:
-                saved = routing_config.source_create(name=obj.name, actor=request.user)
+                saved = routing_config.source_create(
+                    name=obj.name, strategy=obj.strategy, affinity=obj.affinity, actor=request.user
+                )
         except DomainError as exc:
             messages.error(request, exc.message)
             return

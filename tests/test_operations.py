@@ -97,7 +97,12 @@ def test_api_changes_to_routing_are_recorded_with_who_and_what(staff_client, sta
             "operator",
             {"name": [None, "ivan"], "is_active": [None, True], "max_load": [None, 5]},
         ),
-        (staff_user.pk, "create", "source", {"name": [None, "tg"]}),
+        (
+            staff_user.pk,
+            "create",
+            "source",
+            {"name": [None, "tg"], "strategy": [None, "random"], "affinity": [None, False]},
+        ),
         (
             staff_user.pk,
             "create",

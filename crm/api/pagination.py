@@ -1,4 +1,4 @@
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import CursorPagination
 
 
@@ -36,3 +36,10 @@ class IdCursorPagination(CursorPagination):
                 parameter["schema"]["minimum"] = 1
                 parameter["description"] = f"Results per page, 1 or more; at most {self.max_page_size} are returned."
         return parameters
+
+    def decode_cursor(self, request):
+        # DRF answers a mangled cursor with 404; it is a bad query parameter: 400 naming it.
+        try:
+            return super().decode_cursor(request)
+        except NotFound as exc:
+            raise ValidationError({self.cursor_query_param: [str(exc.detail)]}) from exc

@@ -37,3 +37,9 @@ class CanReadContacts(BasePermission):
         if user.is_staff:
             return user.has_perm("crm.view_contact")
         return user.has_perm("crm.add_contact")
+
+
+class StaffChangePermissions(StaffModelPermissions):
+    """For POST verbs that change an existing row (close, reassign): `change_*`, not `add_*`."""
+
+    perms_map = {**StaffModelPermissions.perms_map, "POST": ["%(app_label)s.change_%(model_name)s"]}

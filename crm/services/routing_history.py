@@ -15,7 +15,7 @@ logger = logging.getLogger("crm.routing")
 
 TRACKED_FIELDS: dict[type[models.Model], tuple[str, ...]] = {
     Operator: ("name", "is_active", "max_load"),
-    Source: ("name",),
+    Source: ("name", "strategy", "affinity"),
     OperatorSource: ("operator_id", "source_id", "weight"),
 }
 

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('crm', '0001_initial'),
+        ('crm', '0002_routing_settings_and_decisions'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
