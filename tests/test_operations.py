@@ -258,3 +258,10 @@ def test_contact_schema_allows_blank_unassigned_reason(anon_client):
     assert any(branch.get("$ref", "").endswith("/BlankEnum") for branch in reason["oneOf"])
     errors = schema["paths"]["/api/v1/contacts/"]["post"]["responses"]
     assert {"201", "400", "401", "403", "409", "413", "415", "422", "429"} <= errors.keys()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("query", ["since=", "source=", "source=1&source=2"])
+def test_distribution_parameters_empty_or_repeated_are_400(staff_client, query):
+    r = staff_client.get(f"/api/v1/stats/distribution/?{query}")
+    assert r.status_code == 400 and query.split("=")[0] in r.json()

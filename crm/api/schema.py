@@ -30,7 +30,8 @@ ERROR_SCHEMA = {
     "additionalProperties": {"type": "array", "items": {"type": "string"}},
 }
 ERROR_DESCRIPTIONS = {
-    "400": "Bad input: the body, a parameter or a filter; the body names what is wrong.",
+    "400": "Bad input: the body, a parameter or a filter; the JSON body names what is wrong. (A request "
+    "line or header over the server's limits is refused by gunicorn with an HTML page.)",
     "401": "No key, or a revoked or unknown key.",
     "403": "Authenticated, but not allowed (bots: anything but their own contacts).",
     "404": "No such object, or an invalid page cursor.",
@@ -68,6 +69,10 @@ class AutoSchema(OpenApiAutoSchema):
                 code,
                 {"content": {"application/json": {"schema": component.ref}}, "description": ERROR_DESCRIPTIONS[code]},
             )
+        if "400" in responses and "content" in responses["400"]:
+            # gunicorn refuses an over-long request line or header itself, before Django, with
+            # its own HTML page (gunicorn.conf.py sets the limits).
+            responses["400"]["content"].setdefault("text/html", {"schema": {"type": "string"}})
         return responses
 
     def _map_serializer_field(self, field, direction, bypass_extensions=False):

@@ -185,6 +185,20 @@ class DistributionQuerySerializer(serializers.Serializer):
         required=False, help_text="Count contacts created at or after this ISO-8601 time (default: all time)."
     )
 
+    def to_internal_value(self, data):
+        # A parameter given empty or twice is a 400 naming it, as with the list filters
+        # (DRF would drop the empty one and keep the last of the twins).
+        errors = {}
+        for name in self.fields:
+            values = data.getlist(name) if hasattr(data, "getlist") else ([data[name]] if name in data else [])
+            if len(values) > 1:
+                errors[name] = ["Give this parameter at most once."]
+            elif values and values[0] == "":
+                errors[name] = ["This parameter may not be empty; leave it out instead."]
+        if errors:
+            raise serializers.ValidationError(errors)
+        return super().to_internal_value(data)
+
 
 class OperatorShareSerializer(serializers.Serializer):
     operator_id = serializers.IntegerField()
