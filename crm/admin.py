@@ -16,7 +16,9 @@ from django.db.models.functions import Coalesce
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
+from django.utils.formats import number_format
 from django.utils.html import format_html, format_html_join
+from django.utils.text import capfirst
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
@@ -32,6 +34,12 @@ admin.site.site_title = _("minicrm")
 admin.site.index_title = _("Routing set-up and daily work")
 
 CSS = {"all": ["crm/admin.css"]}
+
+
+def _percent(part: int, total: int, *, sign: bool = True) -> str:
+    """75.0 % in English, 75,0 % in Russian."""
+    value = number_format(round(100 * part / total, 1), 1)
+    return f"{value} %" if sign else value
 
 
 # --- services → forms ---------------------------------------------------------------------
@@ -118,7 +126,7 @@ class LinkFormSet(ServiceFormSetMixin, BaseInlineFormSet):
 
 class LinkInlineForm(ServiceFormMixin, forms.ModelForm):
     weight = forms.IntegerField(
-        label=_("weight"),
+        label=capfirst(_("weight")),
         min_value=0,
         max_value=MAX_WEIGHT,
         initial=10,
@@ -167,7 +175,7 @@ class OperatorSourceInline(admin.TabularInline):
         if not obj or not obj.pk:
             return "—"
         total = self._source_totals(obj).get(obj.source_id, 0)
-        return f"{100 * obj.weight / total:.1f} %" if total else "—"
+        return _percent(obj.weight, total) if total else "—"
 
     def _source_totals(self, obj) -> dict[int, int]:
         # Inline instances live for one request: the sums of every source on the page are
@@ -249,7 +257,7 @@ LINK_MESSAGES = {
 
 class OperatorAdminForm(ServiceFormMixin, forms.ModelForm):
     max_load = forms.IntegerField(
-        label=_("max load"),
+        label=capfirst(_("max load")),
         min_value=0,
         max_value=MAX_CAPACITY,
         initial=10,
@@ -468,7 +476,7 @@ class SourceAdmin(LinksSavedByServicesMixin, admin.ModelAdmin):
                     (
                         link.operator.name,
                         link.weight,
-                        f"{100 * link.weight / total:.1f}" if total else "0.0",
+                        _percent(link.weight, total, sign=False) if total else "0",
                         format_html(' <span class="crm-badge crm-inactive">{}</span>', gettext("inactive"))
                         if not link.operator.is_active
                         else "",
