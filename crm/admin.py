@@ -10,6 +10,7 @@ the same POST once more with the reason attached to the form, so the user's inpu
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, F, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
@@ -26,7 +27,7 @@ from crm.errors import DomainError
 from crm.models import MAX_CAPACITY, MAX_WEIGHT, Contact, Lead, Operator, OperatorSource, Source
 from crm.selectors import LEAD_RECENT_CONTACTS, lead_get_with_recent_contacts
 from crm.services import routing_config
-from crm.services.contacts import contact_close
+from crm.services.contacts import contact_close, contact_reassign
 from crm.services.leads import lead_normalise_external_id
 
 admin.site.site_header = _("minicrm staff workspace")
@@ -264,6 +265,15 @@ class OperatorAdminForm(ServiceFormMixin, forms.ModelForm):
         help_text=_("How many open contacts the operator may hold at once."),
     )
 
+    redistribute = forms.BooleanField(
+        label=_("Hand his open contacts to the others"),
+        required=False,
+        help_text=_(
+            "Only when deactivating: his open contacts go back to the waiting queue (oldest first) "
+            "and to the other operators of their sources as far as they have room."
+        ),
+    )
+
     class Meta:
         model = Operator
         fields = ["name", "is_active", "max_load"]
@@ -318,21 +328,26 @@ class OperatorAdmin(LinksSavedByServicesMixin, admin.ModelAdmin):
     list_filter = ["is_active", LoadFilter, ("links__source", admin.RelatedFieldListFilter)]
     search_fields = ["name"]
     ordering = ["name"]
-    fields = ["name", "is_active", "max_load", "open_load", "created_at"]
     readonly_fields = ["open_load", "created_at"]
     inlines = [SourceWeightInline]
-    actions = ["activate", "deactivate"]
+    actions = ["activate", "deactivate", "deactivate_and_redistribute"]
     list_per_page = 50
     show_full_result_count = False
     service_messages = {
         **LINK_MESSAGES,
         ("max_load", "below_current_load"): _below_load_message,
+        ("redistribute", "invalid"): _("Open contacts are handed to the others only when deactivating."),
         ("name", "unique"): _("An operator with this name already exists (names are compared ignoring case)."),
         ("name", "blank"): _("The name may not be blank."),
     }
 
     class Media:
         css = CSS
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["name", "is_active", "max_load"]
+        return ["name", "is_active", "redistribute", "max_load", "open_load", "created_at"]
 
     def get_queryset(self, request):
         # The sources column: one prefetch query per page, whatever the number of rows.
@@ -364,6 +379,7 @@ class OperatorAdmin(LinksSavedByServicesMixin, admin.ModelAdmin):
                 name=data["name"],
                 is_active=data["is_active"],
                 max_load=data["max_load"],
+                redistribute=data.get("redistribute", False),
             )
         else:
             saved = self.call_service(
@@ -376,11 +392,11 @@ class OperatorAdmin(LinksSavedByServicesMixin, admin.ModelAdmin):
             )
             _adopt(obj, saved)
 
-    def _set_active(self, request, queryset, active: bool) -> None:
+    def _set_active(self, request, queryset, active: bool, *, redistribute: bool = False) -> None:
         done, errors = 0, []
         for operator_id in queryset.values_list("pk", flat=True):
             try:
-                routing_config.operator_update(operator_id=operator_id, is_active=active)
+                routing_config.operator_update(operator_id=operator_id, is_active=active, redistribute=redistribute)
                 done += 1
             except DomainError as exc:
                 errors.append(exc.message)
@@ -402,6 +418,26 @@ class OperatorAdmin(LinksSavedByServicesMixin, admin.ModelAdmin):
     def deactivate(self, request, queryset):
         self._set_active(request, queryset, False)
 
+    @admin.action(
+        description=_("Deactivate selected operators and hand their open contacts to the others"),
+        permissions=["change"],
+    )
+    def deactivate_and_redistribute(self, request, queryset):
+        waiting_before = Contact.objects.filter(status=Contact.Status.OPEN, operator__isnull=True).count()
+        self._set_active(request, queryset, False, redistribute=True)
+        waiting = Contact.objects.filter(status=Contact.Status.OPEN, operator__isnull=True).count()
+        if waiting > waiting_before:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(n)d more contact is waiting: the other operators have no room for it.",
+                    "%(n)d more contacts are waiting: the other operators have no room for them.",
+                    waiting - waiting_before,
+                )
+                % {"n": waiting - waiting_before},
+                messages.WARNING,
+            )
+
 
 def _adopt(obj, saved) -> None:
     """Make the admin's unsaved instance stand for the row a service created."""
@@ -417,7 +453,7 @@ def _adopt(obj, saved) -> None:
 class SourceAdminForm(ServiceFormMixin, forms.ModelForm):
     class Meta:
         model = Source
-        fields = ["name"]
+        fields = ["name", "strategy", "affinity"]
 
 
 @admin.register(Source)
@@ -427,7 +463,8 @@ class SourceAdmin(LinksSavedByServicesMixin, admin.ModelAdmin):
     search_fields = ["name"]
     ordering = ["name"]
     fields = ["name", "strategy", "affinity", "created_at"]
-    readonly_fields = ["strategy", "affinity", "created_at"]
+    readonly_fields = ["created_at"]
+    list_filter = ["strategy", "affinity"]
     inlines = [OperatorWeightInline]
     list_per_page = 50
     show_full_result_count = False
@@ -494,11 +531,11 @@ class SourceAdmin(LinksSavedByServicesMixin, admin.ModelAdmin):
         return format_html('<a href="{}"><span class="crm-badge crm-waiting">{}</span></a>', url, obj.waiting)
 
     def save_model(self, request, obj, form, change):
-        name = form.cleaned_data["name"]
+        data = {key: form.cleaned_data[key] for key in ("name", "strategy", "affinity")}
         if change:
-            self.call_service(request, routing_config.source_update, obj=obj, source_id=obj.pk, name=name)
+            self.call_service(request, routing_config.source_update, obj=obj, source_id=obj.pk, **data)
         else:
-            _adopt(obj, self.call_service(request, routing_config.source_create, obj=obj, name=name))
+            _adopt(obj, self.call_service(request, routing_config.source_create, obj=obj, **data))
 
 
 # --- leads ----------------------------------------------------------------------------------
@@ -607,6 +644,17 @@ class WaitingFilter(admin.SimpleListFilter):
         return queryset
 
 
+class ContactActionForm(helpers.ActionForm):
+    """The actions bar of the contacts list, with the operator the "reassign" action uses."""
+
+    operator = forms.ModelChoiceField(
+        queryset=Operator.objects.order_by("name"),
+        required=False,
+        label=_("Operator:"),
+        empty_label=_("by routing"),
+    )
+
+
 @admin.register(Contact)
 class ContactAdmin(admin.ModelAdmin):
     list_display = ["id", "lead", "source", "operator_display", "status", "created_at", "closed_at"]
@@ -628,7 +676,8 @@ class ContactAdmin(admin.ModelAdmin):
         "decision",
     ]
     readonly_fields = fields
-    actions = ["close_contacts"]
+    actions = ["close_contacts", "reassign_contacts"]
+    action_form = ContactActionForm
     list_per_page = 100
     # Counting a large table on every page view is the slow part of a changelist.
     show_full_result_count = False
@@ -683,26 +732,65 @@ class ContactAdmin(admin.ModelAdmin):
                 self.admin_site.admin_view(self.close_view),
                 name=f"{info[0]}_{info[1]}_close",
             ),
+            path(
+                "<path:object_id>/reassign/",
+                self.admin_site.admin_view(self.reassign_view),
+                name=f"{info[0]}_{info[1]}_reassign",
+            ),
             *super().get_urls(),
         ]
 
-    def close_view(self, request, object_id):
-        """The "Close" button on a contact's page."""
+    def _object_action(self, request, object_id, fn, done_message):
+        """The buttons on a contact's page: POST only, change permission, one service call."""
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         if not self.has_change_permission(request):
             raise PermissionDenied
         try:
-            contact = contact_close(contact_id=int(object_id))
-        except (DomainError, ValueError) as exc:
-            self.message_user(request, getattr(exc, "message", str(exc)), messages.ERROR)
+            contact = fn(int(object_id))
+        except DomainError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+        except ValueError:
             return HttpResponseRedirect(reverse("admin:crm_contact_changelist"))
-        self.message_user(request, gettext("Contact #%(id)d is closed.") % {"id": contact.pk}, messages.SUCCESS)
-        return HttpResponseRedirect(reverse("admin:crm_contact_change", args=[contact.pk]))
+        else:
+            self.message_user(request, done_message(contact), messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:crm_contact_change", args=[object_id]))
+
+    def close_view(self, request, object_id):
+        return self._object_action(
+            request,
+            object_id,
+            lambda pk: contact_close(contact_id=pk),
+            lambda c: gettext("Contact #%(id)d is closed.") % {"id": c.pk},
+        )
+
+    def reassign_view(self, request, object_id):
+        raw = request.POST.get("operator_id") or ""
+        operator_id = int(raw) if raw.isdigit() else None
+        return self._object_action(
+            request,
+            object_id,
+            lambda pk: contact_reassign(contact_id=pk, operator_id=operator_id),
+            _reassigned_message,
+        )
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        extra_context = {**(extra_context or {}), "can_close": super().has_change_permission(request)}
-        return super().change_view(request, object_id, form_url, extra_context)
+        can_change = super().has_change_permission(request)
+        extra = {"can_close": can_change, "reassign_operators": []}
+        row = (
+            Contact.objects.filter(pk=object_id).values("source_id", "operator_id", "status").first()
+            if (str(object_id).isdigit())
+            else None
+        )
+        if can_change and row and row["status"] == Contact.Status.OPEN:
+            # Who may take it by hand: the source's active operators other than the current one.
+            extra["reassign_operators"] = list(
+                Operator.objects.filter(links__source_id=row["source_id"], is_active=True)
+                .exclude(pk=row["operator_id"])
+                .order_by("name")
+            )
+            extra["can_reassign"] = True
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
 
     @admin.action(description=_("Close selected contacts"), permissions=["change"])
     def close_contacts(self, request, queryset):
@@ -718,46 +806,131 @@ class ContactAdmin(admin.ModelAdmin):
         for message in errors:
             self.message_user(request, message, messages.ERROR)
 
+    @admin.action(
+        description=_("Reassign selected open contacts (to the operator chosen on the right, or by routing)"),
+        permissions=["change"],
+    )
+    def reassign_contacts(self, request, queryset):
+        form = ContactActionForm(request.POST)
+        form.fields["action"].choices = self.get_action_choices(request)
+        operator = form.cleaned_data.get("operator") if form.is_valid() else None
+        moved, errors = 0, []
+        for contact_id in queryset.filter(status=Contact.Status.OPEN).values_list("pk", flat=True):
+            try:
+                contact_reassign(contact_id=contact_id, operator_id=operator.pk if operator else None)
+                moved += 1
+            except DomainError as exc:
+                errors.append(f"#{contact_id}: {exc.message}")
+        text = ngettext("%(n)d contact reassigned.", "%(n)d contacts reassigned.", moved) % {"n": moved}
+        self.message_user(request, text, messages.SUCCESS if moved else messages.WARNING)
+        for message in errors:
+            self.message_user(request, message, messages.ERROR)
+
+
+def _reassigned_message(contact: Contact) -> str:
+    if contact.operator_id is None:
+        return gettext("Contact #%(id)d is waiting for an operator.") % {"id": contact.pk}
+    name = Operator.objects.filter(pk=contact.operator_id).values_list("name", flat=True).first()
+    return gettext("Contact #%(id)d is now with %(operator)s.") % {"id": contact.pk, "operator": name}
+
+
+# The decision record written by crm.services.assignment (Decision.record): labels for its
+# known keys and values; anything else is shown as it is, so nothing recorded is hidden.
+DECISION_FACTS = {
+    "via": _("how"),
+    "at": _("decided at"),
+    "strategy": _("strategy"),
+    "affinity": _("lead affinity"),
+    "affinity_operator_id": _("lead's previous operator"),
+    "operator_id": _("chosen operator"),
+    "reason": _("why unassigned"),
+}
+DECISION_VALUES = {
+    "via": {
+        "intake": _("on registration"),
+        "queue": _("from the waiting queue"),
+        "reassign": _("reassigned"),
+        "redistribute": _("returned to the queue (operator deactivated)"),
+    },
+    "strategy": {"random": _("weighted random"), "smooth": _("smooth"), "manual": _("by hand")},
+    "affinity": {
+        "hit": _("the lead's previous operator took it"),
+        "miss": _("the lead's previous operator could not take it"),
+        "no_history": _("no earlier contact of this lead here"),
+    },
+    "excluded": {
+        "inactive": _("inactive"),
+        "paused": _("paused (weight 0)"),
+        "full": _("full"),
+        "current": _("current operator"),
+    },
+}
+
 
 def render_decision(record) -> str:
-    """The stored assignment decision, readable: its scalar facts as rows and the candidates
-    as a table. Unknown shapes fall back to indented JSON, so nothing recorded is hidden."""
+    """The stored assignment decision, readable: the facts as rows, then the candidates with
+    weight, load and why each was left out; the chosen one is marked."""
     import json
 
     if not record:
         return gettext("No decision recorded.")
     if not isinstance(record, dict):
         return format_html("<pre>{}</pre>", json.dumps(record, indent=2, ensure_ascii=False, default=str))
-    scalars = [(k, v) for k, v in record.items() if not isinstance(v, list | dict)]
-    nested = [(k, v) for k, v in record.items() if isinstance(v, list | dict)]
-    parts = []
-    if scalars:
+    candidates = record.get("candidates") if isinstance(record.get("candidates"), list) else []
+    names = {c.get("operator_id"): c.get("name") for c in candidates if isinstance(c, dict)}
+    facts = []
+    for key, value in record.items():
+        if key == "candidates" or isinstance(value, list | dict):
+            continue
+        if key in ("operator_id", "affinity_operator_id") and value is not None:
+            shown = f"{names.get(value) or ''} (#{value})".strip()
+        elif key == "reason":
+            shown = Contact.UnassignedReason(value).label if value in Contact.UnassignedReason.values else value
+        elif key == "at":
+            shown = _local_time(value)
+        else:
+            shown = DECISION_VALUES.get(key, {}).get(value, value)
+        facts.append((DECISION_FACTS.get(key, key), _plain(shown)))
+    parts = [
+        format_html(
+            '<table class="crm-decision"><tbody>{}</tbody></table>',
+            format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", facts),
+        )
+    ]
+    if candidates:
+        chosen = record.get("operator_id")
+        rows = format_html_join(
+            "",
+            '<tr class="{}"><td>{}</td><td>{}</td><td>{} / {}</td><td>{}</td></tr>',
+            (
+                (
+                    "crm-chosen" if c.get("operator_id") == chosen and chosen is not None else "",
+                    f"{c.get('name')} (#{c.get('operator_id')})",
+                    _plain(c.get("weight")),
+                    _plain(c.get("load")),
+                    _plain(c.get("max_load")),
+                    gettext("chosen")
+                    if c.get("operator_id") == chosen and chosen is not None
+                    else _plain(DECISION_VALUES["excluded"].get(c.get("excluded"), c.get("excluded"))),
+                )
+                for c in candidates
+                if isinstance(c, dict)
+            ),
+        )
         parts.append(
             format_html(
-                '<table class="crm-decision"><tbody>{}</tbody></table>',
-                format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", ((k, _plain(v)) for k, v in scalars)),
+                '<table class="crm-decision crm-candidates"><caption>{}</caption><thead><tr>'
+                "<th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>{}</tbody></table>",
+                gettext("Candidates at the time"),
+                gettext("operator"),
+                gettext("weight"),
+                gettext("load"),
+                gettext("left out because"),
+                rows,
             )
         )
-    for key, value in nested:
-        if isinstance(value, list) and value and all(isinstance(row, dict) for row in value):
-            columns = list(dict.fromkeys(col for row in value for col in row))
-            parts.append(
-                format_html(
-                    '<table class="crm-decision"><caption>{}</caption>'
-                    "<thead><tr>{}</tr></thead><tbody>{}</tbody></table>",
-                    key,
-                    format_html_join("", "<th>{}</th>", ((c,) for c in columns)),
-                    format_html_join(
-                        "",
-                        "<tr>{}</tr>",
-                        (
-                            (format_html_join("", "<td>{}</td>", ((_plain(row.get(c)),) for c in columns)),)
-                            for row in value
-                        ),
-                    ),
-                )
-            )
-        else:
+    for key, value in record.items():
+        if key != "candidates" and isinstance(value, list | dict):
             parts.append(
                 format_html(
                     '<div class="crm-decision"><b>{}</b><pre>{}</pre></div>',
@@ -768,8 +941,17 @@ def render_decision(record) -> str:
     return format_html_join("", "{}", ((p,) for p in parts))
 
 
+def _local_time(value):
+    from django.utils import timezone
+    from django.utils.dateparse import parse_datetime
+    from django.utils.formats import localize
+
+    parsed = parse_datetime(value) if isinstance(value, str) else None
+    return localize(timezone.localtime(parsed)) if parsed and timezone.is_aware(parsed) else value
+
+
 def _plain(value) -> str:
-    if value is None:
+    if value is None or value == "":
         return "—"
     if isinstance(value, bool):
         return gettext("yes") if value else gettext("no")

@@ -152,6 +152,51 @@ def test_bulk_deactivate_and_activate(admin_client):
     assert Operator.objects.get(pk=c.pk).is_active
 
 
+def _two_operators_one_source(rng, *, busy_load: int = 2):
+    src = SourceFactory()
+    busy = OperatorFactory(name="busy", max_load=5)
+    spare = OperatorFactory(name="spare", max_load=5, is_active=False)
+    OperatorSourceFactory(operator=busy, source=src)
+    OperatorSourceFactory(operator=spare, source=src)
+    open_contacts(src, busy_load, rng)
+    routing_config.operator_update(operator_id=spare.pk, is_active=True)
+    return busy, spare
+
+
+def test_deactivating_with_redistribute_hands_contacts_to_the_others(admin_client, rng):
+    busy, spare = _two_operators_one_source(rng)
+    data = {"name": "busy", "max_load": "5", "redistribute": "on"} | links_formset([])  # is_active unchecked
+    response = admin_client.post(f"/admin/crm/operator/{busy.pk}/change/", data)
+    assert response.status_code == 302, form_errors(response)
+    busy.refresh_from_db()
+    spare.refresh_from_db()
+    assert (busy.is_active, busy.open_load, spare.open_load) == (False, 0, 2)
+    assert set(Contact.objects.values_list("operator_id", flat=True)) == {spare.pk}
+
+
+def test_redistribute_while_staying_active_is_refused_on_the_field(admin_client, rng):
+    busy, _spare = _two_operators_one_source(rng)
+    data = {"name": "busy", "is_active": "on", "max_load": "5", "redistribute": "on"} | links_formset([])
+    response = admin_client.post(f"/admin/crm/operator/{busy.pk}/change/", data)
+    assert response.status_code == 200
+    assert "only when deactivating" in " ".join(response.context["adminform"].form.errors["redistribute"])
+    busy.refresh_from_db()
+    assert (busy.is_active, busy.open_load) == (True, 2)
+
+
+def test_deactivate_and_redistribute_action(admin_client, rng):
+    busy, spare = _two_operators_one_source(rng, busy_load=5)
+    Operator.objects.filter(pk=spare.pk).update(max_load=3)  # room for three of the five
+    response = admin_client.post(
+        "/admin/crm/operator/", {"action": "deactivate_and_redistribute", "_selected_action": [busy.pk]}, follow=True
+    )
+    page = response.content.decode()
+    assert "1 operator deactivated." in page and "2 more contacts are waiting" in page
+    assert Operator.objects.get(pk=spare.pk).open_load == 3
+    assert Contact.objects.filter(operator__isnull=True, status="open").count() == 2
+    assert not Operator.objects.get(pk=busy.pk).is_active
+
+
 def test_operators_cannot_be_deleted_from_admin(admin_client):
     op = OperatorFactory()
     assert admin_client.get(f"/admin/crm/operator/{op.pk}/delete/").status_code == 403
@@ -195,7 +240,9 @@ def test_source_weights_are_added_changed_and_removed_through_services(admin_cli
         {"id": drop.pk, "source": src.pk, "operator": maria.pk, "weight": 10, "DELETE": "on"},
         {"source": src.pk, "operator": oleg.pk, "weight": 5},
     ]
-    response = admin_client.post(f"/admin/crm/source/{src.pk}/change/", {"name": "tg"} | links_formset(rows, initial=2))
+    response = admin_client.post(
+        f"/admin/crm/source/{src.pk}/change/", {"name": "tg", "strategy": "random"} | links_formset(rows, initial=2)
+    )
     assert response.status_code == 302, form_errors(response)
     assert sorted(called) == ["link_create", "link_delete", "link_update"]
     weights = dict(OperatorSource.objects.filter(source=src).values_list("operator__name", "weight"))
@@ -208,7 +255,7 @@ def test_an_existing_link_keeps_its_operator(admin_client):
     link = OperatorSourceFactory(operator=ivan, source=src, weight=10)
     rows = [{"id": link.pk, "source": src.pk, "operator": maria.pk, "weight": 11}]
     response = admin_client.post(
-        f"/admin/crm/source/{src.pk}/change/", {"name": src.name} | links_formset(rows, initial=1)
+        f"/admin/crm/source/{src.pk}/change/", {"name": src.name, "strategy": "random"} | links_formset(rows, initial=1)
     )
     assert response.status_code == 302
     link.refresh_from_db()
@@ -224,7 +271,7 @@ def test_a_refused_weight_rolls_back_the_whole_save_and_says_why(admin_client, m
 
     monkeypatch.setattr(routing_config, "link_update", refuse)
     rows = [{"id": link.pk, "source": src.pk, "operator": link.operator_id, "weight": 99}]
-    data = {"name": "tg renamed"} | links_formset(rows, initial=1)
+    data = {"name": "tg renamed", "strategy": "random"} | links_formset(rows, initial=1)
     response = admin_client.post(f"/admin/crm/source/{src.pk}/change/", data)
     assert response.status_code == 200
     [inline] = response.context["inline_admin_formsets"]
@@ -238,18 +285,22 @@ def test_a_link_that_exists_already_is_refused(admin_client):
     op = OperatorFactory()
     OperatorSourceFactory(operator=op, source=src, weight=10)
     rows = [{"source": src.pk, "operator": op.pk, "weight": 5}]
-    response = admin_client.post(f"/admin/crm/source/{src.pk}/change/", {"name": src.name} | links_formset(rows))
+    response = admin_client.post(
+        f"/admin/crm/source/{src.pk}/change/", {"name": src.name, "strategy": "random"} | links_formset(rows)
+    )
     assert response.status_code == 200
     assert OperatorSource.objects.get().weight == 10
 
 
 def test_source_is_created_with_operators(admin_client):
     op = OperatorFactory(name="ivan")
-    data = {"name": "telegram_bot_A"} | links_formset([{"operator": op.pk, "weight": 20}])
+    data = {"name": "telegram_bot_A", "strategy": "smooth", "affinity": "on"} | links_formset(
+        [{"operator": op.pk, "weight": 20}]
+    )
     response = admin_client.post("/admin/crm/source/add/", data)
     assert response.status_code == 302, form_errors(response)
     src = Source.objects.get()
-    assert src.name == "telegram_bot_A"
+    assert (src.name, src.strategy, src.affinity) == ("telegram_bot_A", "smooth", True)
     assert OperatorSource.objects.filter(source=src, operator=op, weight=20).exists()
 
 
@@ -270,6 +321,18 @@ def test_source_page_shows_each_weights_share(admin_client):
     OperatorSourceFactory(source=src, weight=3)
     page = admin_client.get(f"/admin/crm/source/{src.pk}/change/").content.decode()
     assert "25.0 %" in page and "75.0 %" in page
+
+
+def test_source_strategy_and_affinity_change_through_the_service(admin_client, monkeypatch):
+    src = SourceFactory(name="tg")
+    calls = []
+    original = routing_config.source_update
+    monkeypatch.setattr(routing_config, "source_update", lambda **kw: calls.append(kw) or original(**kw))
+    data = {"name": "tg", "strategy": "smooth", "affinity": "on"} | links_formset([])
+    assert admin_client.post(f"/admin/crm/source/{src.pk}/change/", data).status_code == 302
+    assert calls == [{"source_id": src.pk, "name": "tg", "strategy": "smooth", "affinity": True}]
+    src.refresh_from_db()
+    assert (src.strategy, src.affinity) == ("smooth", True)
 
 
 # --- leads ----------------------------------------------------------------------------------
@@ -360,23 +423,81 @@ def test_staff_without_change_permission_cannot_close(client, rng):
     assert Contact.objects.get(pk=contact.pk).status == "open"
 
 
+def test_reassign_action_to_a_chosen_operator_and_by_routing(admin_client, rng):
+    busy, spare = _two_operators_one_source(rng)
+    a, b = Contact.objects.order_by("id")
+    response = admin_client.post(
+        "/admin/crm/contact/",
+        {"action": "reassign_contacts", "_selected_action": [a.pk], "operator": spare.pk},
+        follow=True,
+    )
+    assert "1 contact reassigned." in response.content.decode()
+    assert Contact.objects.get(pk=a.pk).operator_id == spare.pk
+    admin_client.post(
+        "/admin/crm/contact/", {"action": "reassign_contacts", "_selected_action": [b.pk], "operator": ""}
+    )
+    assert Contact.objects.get(pk=b.pk).operator_id == spare.pk  # routing: the only other one
+    assert (Operator.objects.get(pk=busy.pk).open_load, Operator.objects.get(pk=spare.pk).open_load) == (0, 2)
+
+
+def test_refused_reassignment_is_an_error_message_and_changes_nothing(admin_client, rng):
+    busy, _spare = _two_operators_one_source(rng)
+    [a, _] = Contact.objects.order_by("id")
+    response = admin_client.post(
+        "/admin/crm/contact/",
+        {"action": "reassign_contacts", "_selected_action": [a.pk], "operator": busy.pk},  # already his
+        follow=True,
+    )
+    page = response.content.decode()
+    assert "0 contacts reassigned." in page and f"#{a.pk}: " in page
+    assert Contact.objects.get(pk=a.pk).operator_id == busy.pk
+
+
+def test_reassign_button_on_the_contact_page(admin_client, rng):
+    _busy, spare = _two_operators_one_source(rng)
+    contact = Contact.objects.order_by("id").first()
+    response = admin_client.get(f"/admin/crm/contact/{contact.pk}/change/")
+    assert [op.name for op in response.context["reassign_operators"]] == ["spare"]
+    response = admin_client.post(f"/admin/crm/contact/{contact.pk}/reassign/", {"operator_id": spare.pk}, follow=True)
+    assert "is now with spare" in response.content.decode()
+    contact.refresh_from_db()
+    assert contact.operator_id == spare.pk and contact.assignment["via"] == "reassign"
+    assert "<th>how</th><td>reassigned</td>" in response.content.decode()
+
+
 def test_contact_page_is_read_only_and_shows_the_decision(admin_client):
     contact = ContactFactory(
         assignment={
+            "via": "intake",
             "strategy": "random",
-            "affinity": False,
+            "affinity": None,
+            "operator_id": 2,
+            "reason": "",
             "candidates": [
                 {"operator_id": 1, "name": "ivan", "weight": 20, "load": 3, "max_load": 3, "excluded": "full"},
                 {"operator_id": 2, "name": "maria", "weight": 10, "load": 0, "max_load": 5, "excluded": None},
             ],
+            "extra": {"future": "field"},
         }
     )
     response = admin_client.get(f"/admin/crm/contact/{contact.pk}/change/")
     page = response.content.decode()
     assert not response.context["has_change_permission"]
-    assert "<th>strategy</th><td>random</td>" in page
-    assert "<caption>candidates</caption>" in page and "<td>ivan</td>" in page and "<td>full</td>" in page
+    assert "<th>how</th><td>on registration</td>" in page
+    assert "<th>strategy</th><td>weighted random</td>" in page
+    assert "<th>chosen operator</th><td>maria (#2)</td>" in page
+    assert "<td>ivan (#1)</td><td>20</td><td>3 / 3</td><td>full</td>" in page
+    assert '<tr class="crm-chosen"><td>maria (#2)</td><td>10</td><td>0 / 5</td><td>chosen</td>' in page
+    assert "&quot;future&quot;: &quot;field&quot;" in page  # unknown parts are shown, not hidden
     assert admin_client.get("/admin/crm/contact/add/").status_code == 403
+
+
+def test_a_real_decision_renders(admin_client, rng):
+    src = SourceFactory()
+    OperatorSourceFactory(operator=OperatorFactory(name="ivan"), source=src)
+    [contact] = open_contacts(src, 1, rng)
+    page = admin_client.get(f"/admin/crm/contact/{contact.pk}/change/").content.decode()
+    assert "<th>how</th><td>on registration</td>" in page and "<td>chosen</td>" in page
 
 
 def test_contact_page_without_a_decision(admin_client):
@@ -404,7 +525,7 @@ CHANGELISTS = {
     "/admin/crm/operator/": 9,  # + the sources for the filter, the prefetched links and their sources
     "/admin/crm/source/": 8,  # + the prefetched links and their operators (waiting: a subquery)
     "/admin/crm/lead/": 8,  # + the date hierarchy (first/last, then days)
-    "/admin/crm/contact/": 10,  # + sources and operators for the filters, + the date hierarchy
+    "/admin/crm/contact/": 11,  # + sources and operators for the filters and the reassign action, + dates
 }
 
 

@@ -148,8 +148,11 @@ def test_staff_day_in_the_browser(live_server, browser_factory, screenshot, lang
     assert text["closed"] in _css(driver, ".messagelist").text
     victim.refresh_from_db()
     assert victim.status == "closed" and victim.closed_at is not None
-    assert Operator.objects.get(name="ivan").open_load == 2
+    # The freed place went at once to the contact that was waiting (the queue drains itself).
+    assert not Contact.objects.filter(operator__isnull=True, status="open").exists()
+    assert Operator.objects.get(name="ivan").open_load == 3
     screenshot(driver, f"{lang}-05-contacts-after-close")
+    _register(live_server, key, "late@example.com", source.pk)  # everyone is full again: it waits
 
     # Lowering ivan's max load below his open contacts is refused, with the reason.
     ivan = Operator.objects.get(name="ivan")
@@ -170,14 +173,22 @@ def test_staff_day_in_the_browser(live_server, browser_factory, screenshot, lang
     _check_dashboard(driver, source, lang)
     screenshot(driver, f"{lang}-07-routing-dashboard")
 
+    # A contact's page explains the decision that put it where it is.
+    contact = Contact.objects.filter(operator__isnull=False, status="open").order_by("id").first()
+    driver.get(f"{live_server.url}/admin/crm/contact/{contact.pk}/change/")
+    decision = _css(driver, ".field-decision").text
+    assert f"{contact.operator.name} (#{contact.operator_id})" in decision
+    assert _all(driver, "#reassign-contact") and _all(driver, "#close-contact")
+    screenshot(driver, f"{lang}-08-contact-decision")
+
 
 def _check_dashboard(driver, source, lang):
     box = _css(driver, f"#source-{source.pk}")
     contacts = Contact.objects.filter(source=source)
     assigned = contacts.filter(operator__isnull=False).count()
     waiting = contacts.filter(operator__isnull=True, status="open").count()
-    assert int(box.get_attribute("data-contacts")) == contacts.count() == 6
-    assert int(box.get_attribute("data-assigned")) == assigned == 5
+    assert int(box.get_attribute("data-contacts")) == contacts.count() == 7
+    assert int(box.get_attribute("data-assigned")) == assigned == 6
     assert int(box.get_attribute("data-waiting")) == waiting == 1
     per_operator = dict(contacts.values_list("operator_id").annotate(n=Count("id")))
     links = {link.operator_id: link for link in OperatorSource.objects.filter(source=source).select_related("operator")}
