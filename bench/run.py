@@ -52,6 +52,32 @@ def loadavg() -> list[float]:
         return [float(x) for x in f.read().split()[:3]]
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time the processes have used so far (0 for those that are gone)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / CLOCK_TICKS
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
 class Bench:
     def __init__(self, args):
         self.args = args
@@ -89,7 +115,7 @@ class Bench:
     def manage_json(self, db: dict, *argv: str) -> dict:
         return json.loads(self.manage(db, *argv).splitlines()[-1])
 
-    def start_server(self, db: dict, port: int) -> subprocess.Popen:
+    def start_server(self, db: dict, port: int, cwd: Path = ROOT) -> subprocess.Popen:
         env = self._env(db, PORT=str(port), WEB_CONCURRENCY=str(self.workers))
         self._record(
             ["gunicorn", "-c", "gunicorn.conf.py", "minicrm_project.wsgi"],
@@ -98,7 +124,7 @@ class Bench:
         log = open(self.tmp / f"gunicorn-{port}.log", "ab")  # noqa: SIM115 - closed with the process
         proc = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "minicrm_project.wsgi"],
-            cwd=ROOT,
+            cwd=cwd,
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -213,6 +239,11 @@ class Bench:
         tag = f"{mode[0]}{len(self.runs)}x{int(time.time()) % 100000}"
         before = self.manage_json(db, "bench_snapshot") if mode == "intake" and check else None
         load_before = loadavg()
+        # CPU per request, of the app's workers and of the database's backends: a cost that a
+        # busy neighbour on the machine barely changes, unlike req/s.
+        app_pids = [pid for proc in self.servers for pid in children(proc.pid)]
+        db_pids = self.db_backend_pids(db)
+        cpu_before = (cpu_seconds(app_pids), cpu_seconds(db_pids))
         share = [conns // len(ports) + (1 if i < conns % len(ports) else 0) for i in range(len(ports))]
         procs = [
             self.wrk(port, mode, c, duration, token, setup["source_ids"], f"{tag}p{i}")
@@ -224,6 +255,7 @@ class Bench:
                 raise SystemExit(f"wrk failed (exit {proc.returncode})")
             parts.append(json.loads(out.read_text()))
         load_after = loadavg()
+        cpu_after = (cpu_seconds(app_pids), cpu_seconds(db_pids))
         seconds = max(p["duration_us"] for p in parts) / 1e6
         run = {
             "id": len(self.runs) + 1,
@@ -244,6 +276,10 @@ class Bench:
             # With several wrk processes the percentiles cannot be merged: the worst is shown.
             "latency_ms": {
                 k: round(max(p["latency_us"][k] for p in parts) / 1000, 1) for k in ("p50", "p95", "p99", "max")
+            },
+            "cpu_ms_per_request": {
+                "app": round((cpu_after[0] - cpu_before[0]) * 1000 / max(1, sum(p["sent"] for p in parts)), 2),
+                "db": round((cpu_after[1] - cpu_before[1]) * 1000 / max(1, sum(p["sent"] for p in parts)), 2),
             },
             "per_instance": parts if len(parts) > 1 else None,
             "loadavg_before": load_before,
@@ -270,9 +306,21 @@ class Bench:
         self.log(
             f"  {db['name']:10} {run['label']:8} c={conns:<3} x{len(ports)}: {run['rps']:7.1f} req/s  "
             f"p50 {lat['p50']} p95 {lat['p95']} p99 {lat['p99']} ms  non-2xx {run['non_2xx']}  "
+            f"cpu/req app {run['cpu_ms_per_request']['app']} db {run['cpu_ms_per_request']['db']} ms  "
             f"load {load_after[0]}{verdict}"
         )
         return run
+
+    def db_backend_pids(self, db: dict) -> list[int]:
+        """PostgreSQL backends serving the bench database (SQLite runs in the workers)."""
+        if db["name"] != "postgresql":
+            return []
+        import psycopg
+
+        dbname = db["url"].rsplit("/", 1)[1].split("?")[0]
+        with psycopg.connect(db["url"].rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
+            rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", [dbname]).fetchall()
+        return [pid for (pid,) in rows]
 
     def warm_up(self, db, setup, ports, modes=("baseline", "intake")):
         """Boots every worker's imports and database connection; not recorded."""
@@ -453,7 +501,9 @@ class Bench:
 
 def fmt_table(runs: list[dict], with_size: bool = False) -> list[str]:
     head = "| # | db | case | conns | inst. |" + (" contacts |" if with_size else "")
-    head += " req/s | p50 ms | p95 ms | p99 ms | non-2xx | socket err. | load avg (after) | check |"
+    head += (
+        " req/s | p50 ms | p95 ms | p99 ms | non-2xx | socket err. | CPU ms/req app + db | load avg (after) | check |"
+    )
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in runs:
         c = r.get("check")
@@ -464,12 +514,13 @@ def fmt_table(runs: list[dict], with_size: bool = False) -> list[str]:
                 f"waiting; overshoot {len(c['overshoot'])}; load mismatches {len(c['load_mismatches'])}"
             )
         lat = r["latency_ms"]
+        cpu = r["cpu_ms_per_request"]
         row = f"| {r['id']} | {r['db']} | {r['label']} | {r['connections']} | {r['instances']} |"
         if with_size:
             row += f" {r['size']:,} |"
         row += (
             f" {r['rps']} | {lat['p50']} | {lat['p95']} | {lat['p99']} | {r['non_2xx']} |"
-            f" {sum(r['socket_errors'].values())} | {r['loadavg_after'][0]} | {check} |"
+            f" {sum(r['socket_errors'].values())} | {cpu['app']} + {cpu['db']} | {r['loadavg_after'][0]} | {check} |"
         )
         lines.append(row)
     return lines
