@@ -49,7 +49,23 @@ class Operator(models.Model):
 
 
 class Source(models.Model):
+    class Strategy(models.TextChoices):
+        RANDOM = "random", _("weighted random")
+        SMOOTH = "smooth", _("smooth (deterministic, by weight)")
+
     name = models.CharField(_("name"), max_length=NAME_MAX_LENGTH)
+    strategy = models.CharField(
+        _("strategy"),
+        max_length=16,
+        choices=Strategy.choices,
+        default=Strategy.RANDOM,
+        help_text=_("How an operator is chosen among the eligible ones."),
+    )
+    affinity = models.BooleanField(
+        _("lead affinity"),
+        default=False,
+        help_text=_("Give a returning lead the operator of their last contact on this source when he can take it."),
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
@@ -59,6 +75,7 @@ class Source(models.Model):
         constraints = [
             models.UniqueConstraint(Lower("name"), name="crm_source_name_unique_ci"),
             models.CheckConstraint(condition=~Q(name=""), name="crm_source_name_not_blank"),
+            models.CheckConstraint(condition=Q(strategy__in=["random", "smooth"]), name="crm_source_strategy_valid"),
         ]
 
     def __str__(self) -> str:
@@ -71,6 +88,9 @@ class OperatorSource(models.Model):
     operator = models.ForeignKey(Operator, on_delete=models.CASCADE, related_name="links", verbose_name=_("operator"))
     source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="links", verbose_name=_("source"))
     weight = models.PositiveIntegerField(_("weight"), default=10)
+    # Contacts this link received in the current round of the "smooth" strategy; the round
+    # restarts (all counts of the source to 0) when the source's weights or operators change.
+    smooth_count = models.PositiveIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
@@ -145,6 +165,9 @@ class Contact(models.Model):
     unassigned_reason = models.CharField(
         _("why unassigned"), max_length=32, choices=UnassignedReason.choices, blank=True, default=""
     )
+    # The decision that put the contact where it is: strategy, affinity, every candidate
+    # with weight, load and why it was excluded (see crm.services.assignment.Decision).
+    assignment = models.JSONField(_("assignment decision"), default=dict, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
 

@@ -22,3 +22,103 @@ def operator_load_mismatches() -> list[tuple[int, int, int]]:
     as (operator_id, stored, counted). Empty when the books balance."""
     rows = Operator.objects.annotate(counted=Count("contacts", filter=Q(contacts__status=Contact.Status.OPEN)))
     return [(op.pk, op.open_load, op.counted) for op in rows if op.open_load != op.counted]
+
+
+def distribution_stats(*, source_id: int | None = None, since=None, now=None) -> list[dict]:
+    """Configured versus actual routing, per source and operator, in three aggregate queries
+    whatever the number of contacts (no per-row Python loops).
+
+    `since` (aware datetime or None for all time) bounds the contacts counted as "actual".
+    Returns, per source (ordered by id)::
+
+        {"source_id", "source_name", "strategy", "affinity",
+         "contacts": int,                # in the window, assigned or not
+         "assigned": int,                # in the window, with an operator
+         "waiting": int,                 # open contacts without an operator, now
+         "oldest_waiting_since": datetime | None,
+         "oldest_wait_seconds": float | None,
+         "operators": [{"operator_id", "operator_name", "is_active", "weight",
+                        "configured_share": float,   # weight / sum of the source's weights
+                        "contacts": int,             # this source's contacts in the window
+                        "actual_share": float,       # contacts / assigned (0 when none)
+                        "open_load", "max_load", "is_full": bool}]}
+
+    Operators that received contacts in the window but are no longer linked are listed with
+    weight 0 so that actual shares add up.
+    """
+    from django.db.models import Min
+    from django.utils import timezone
+
+    from crm.models import OperatorSource, Source
+
+    now = now or timezone.now()
+    sources = Source.objects.order_by("id")
+    if source_id is not None:
+        sources = sources.filter(pk=source_id)
+    sources = list(sources)
+    ids = [s.pk for s in sources]
+
+    links = OperatorSource.objects.filter(source_id__in=ids).select_related("operator").order_by("operator_id")
+    contacts = Contact.objects.filter(source_id__in=ids)
+    if since is not None:
+        contacts = contacts.filter(created_at__gte=since)
+    counts = {
+        (row["source_id"], row["operator_id"]): row["n"]
+        for row in contacts.values("source_id", "operator_id").annotate(n=Count("id")).order_by()
+    }
+    waiting = {
+        row["source_id"]: row
+        for row in Contact.objects.filter(source_id__in=ids, status=Contact.Status.OPEN, operator__isnull=True)
+        .values("source_id")
+        .annotate(n=Count("id"), oldest=Min("created_at"))
+        .order_by()
+    }
+    stray_ids = {op_id for (_, op_id) in counts if op_id is not None}
+    operators = {op.pk: op for op in Operator.objects.filter(pk__in=stray_ids)}
+
+    by_source: dict[int, list] = {sid: [] for sid in ids}
+    for link in links:
+        by_source[link.source_id].append((link.operator, link.weight))
+        operators[link.operator_id] = link.operator
+
+    result = []
+    for source in sources:
+        rows = by_source[source.pk]
+        linked = {op.pk for op, _ in rows}
+        for (sid, op_id), _n in sorted(counts.items(), key=lambda kv: (kv[0][0], kv[0][1] or 0)):
+            if sid == source.pk and op_id is not None and op_id not in linked:
+                rows.append((operators[op_id], 0))
+        total_weight = sum(w for _, w in rows)
+        assigned = sum(n for (sid, op_id), n in counts.items() if sid == source.pk and op_id is not None)
+        total = assigned + counts.get((source.pk, None), 0)
+        wait = waiting.get(source.pk)
+        oldest = wait["oldest"] if wait else None
+        result.append(
+            {
+                "source_id": source.pk,
+                "source_name": source.name,
+                "strategy": source.strategy,
+                "affinity": source.affinity,
+                "contacts": total,
+                "assigned": assigned,
+                "waiting": wait["n"] if wait else 0,
+                "oldest_waiting_since": oldest,
+                "oldest_wait_seconds": (now - oldest).total_seconds() if oldest else None,
+                "operators": [
+                    {
+                        "operator_id": op.pk,
+                        "operator_name": op.name,
+                        "is_active": op.is_active,
+                        "weight": weight,
+                        "configured_share": weight / total_weight if total_weight else 0.0,
+                        "contacts": counts.get((source.pk, op.pk), 0),
+                        "actual_share": counts.get((source.pk, op.pk), 0) / assigned if assigned else 0.0,
+                        "open_load": op.open_load,
+                        "max_load": op.max_load,
+                        "is_full": op.open_load >= op.max_load,
+                    }
+                    for op, weight in rows
+                ],
+            }
+        )
+    return result

@@ -170,3 +170,24 @@ def test_contact_list_query_count_does_not_grow(staff_client, django_assert_max_
     with django_assert_max_num_queries(4):
         r = staff_client.get("/api/v1/contacts/?page_size=30")
     assert len(r.json()["results"]) == 30
+
+
+def test_bad_cursor_is_400(staff_client):
+    r = staff_client.get("/api/v1/contacts/?cursor=not-a-cursor")
+    assert r.status_code == 400 and "cursor" in r.json()
+
+
+def test_close_over_http_hands_the_oldest_waiting_contact_to_the_freed_operator(staff_client, bot_client):
+    link = OperatorSourceFactory(operator=OperatorFactory(max_load=1))
+    ids = [
+        bot_client.post(
+            "/api/v1/contacts/", {"external_id": f"c{i}", "source_id": link.source_id}, format="json"
+        ).json()["id"]
+        for i in range(3)
+    ]
+    assert Contact.objects.filter(operator__isnull=True).count() == 2
+    r = staff_client.post(f"/api/v1/contacts/{ids[0]}/close/")
+    assert r.status_code == 200
+    assert Contact.objects.get(pk=ids[1]).operator_id == link.operator_id
+    assert Contact.objects.get(pk=ids[2]).operator_id is None
+    assert Operator.objects.get(pk=link.operator_id).open_load == 1

@@ -1,3 +1,4 @@
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import CursorPagination
 
 
@@ -13,3 +14,10 @@ class IdCursorPagination(CursorPagination):
 
     def get_ordering(self, request, queryset, view):
         return (getattr(view, "cursor_ordering", self.ordering),)
+
+    def decode_cursor(self, request):
+        # DRF answers a mangled cursor with 404; it is a bad query parameter: 400 naming it.
+        try:
+            return super().decode_cursor(request)
+        except NotFound as exc:
+            raise ValidationError({self.cursor_query_param: [str(exc.detail)]}) from exc

@@ -23,3 +23,9 @@ class CanRegisterContacts(DjangoModelPermissions):
     """`crm.add_contact`: what the bots group grants, and staff with that permission."""
 
     perms_map = {"POST": ["%(app_label)s.add_%(model_name)s"]}
+
+
+class StaffChangePermissions(StaffModelPermissions):
+    """For POST verbs that change an existing row (close, reassign): `change_*`, not `add_*`."""
+
+    perms_map = {**StaffModelPermissions.perms_map, "POST": ["%(app_label)s.change_%(model_name)s"]}

@@ -40,15 +40,44 @@ class OperatorUpdateSerializer(OperatorSerializer):
 
     is_active = serializers.BooleanField(required=False)
     max_load = serializers.IntegerField(min_value=0, max_value=MAX_CAPACITY, required=False)
+    redistribute = serializers.BooleanField(
+        required=False,
+        default=False,
+        write_only=True,
+        help_text='With "is_active": false, return his open contacts to the queue and route them to others.',
+    )
+
+    class Meta(OperatorSerializer.Meta):
+        fields = [*OperatorSerializer.Meta.fields, "redistribute"]
 
 
 class SourceSerializer(serializers.ModelSerializer):
     name = serializers.CharField(max_length=NAME_MAX_LENGTH)
+    strategy = serializers.ChoiceField(
+        choices=Source.Strategy.choices,
+        required=False,
+        default=Source.Strategy.RANDOM,
+        help_text="random: weighted random choice (the seed's). smooth: deterministic; every operator's "
+        "count stays within one contact of his weighted share.",
+    )
+    affinity = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Give a returning lead the operator of his last contact on this source when that "
+        "operator is eligible (active, weight > 0, under capacity).",
+    )
 
     class Meta:
         model = Source
-        fields = ["id", "name", "created_at"]
+        fields = ["id", "name", "strategy", "affinity", "created_at"]
         read_only_fields = ["id", "created_at"]
+
+
+class SourceUpdateSerializer(SourceSerializer):
+    """PATCH keeps unsent fields; PUT sends them all."""
+
+    strategy = serializers.ChoiceField(choices=Source.Strategy.choices, required=False)
+    affinity = serializers.BooleanField(required=False)
 
 
 class OperatorSourceSerializer(serializers.ModelSerializer):
@@ -100,6 +129,84 @@ class ContactSerializer(serializers.ModelSerializer):
             "closed_at",
         ]
         read_only_fields = fields
+
+
+class CandidateRecordSerializer(serializers.Serializer):
+    operator_id = serializers.IntegerField()
+    name = serializers.CharField()
+    weight = serializers.IntegerField()
+    load = serializers.IntegerField()
+    max_load = serializers.IntegerField()
+    excluded = serializers.ChoiceField(
+        choices=["inactive", "paused", "full", "current"], allow_null=True, help_text="null: eligible."
+    )
+
+
+class AssignmentRecordSerializer(serializers.Serializer):
+    """Why the contact is where it is (documentation of the stored JSON)."""
+
+    via = serializers.ChoiceField(choices=["intake", "queue", "reassign", "redistribute"])
+    at = serializers.DateTimeField()
+    strategy = serializers.ChoiceField(choices=["random", "smooth", "manual"])
+    affinity = serializers.ChoiceField(choices=["hit", "miss", "no_history"], allow_null=True)
+    affinity_operator_id = serializers.IntegerField(allow_null=True, required=False)
+    operator_id = serializers.IntegerField(allow_null=True)
+    reason = serializers.CharField(allow_blank=True)
+    candidates = CandidateRecordSerializer(many=True)
+
+
+class ContactDetailSerializer(ContactSerializer):
+    assignment = serializers.SerializerMethodField()
+
+    class Meta(ContactSerializer.Meta):
+        fields = [*ContactSerializer.Meta.fields, "assignment"]
+        read_only_fields = fields
+
+    @extend_schema_field(AssignmentRecordSerializer(allow_null=True))
+    def get_assignment(self, contact):
+        return contact.assignment or None
+
+
+class ContactReassignSerializer(serializers.Serializer):
+    operator_id = IdField(
+        required=False,
+        allow_null=True,
+        help_text="Move to this operator (he must serve the source, be active and have room); "
+        "leave out to run the routing again among the other operators.",
+    )
+
+
+class DistributionQuerySerializer(serializers.Serializer):
+    source = IdField(required=False, help_text="Only this source id.")
+    since = serializers.DateTimeField(
+        required=False, help_text="Count contacts created at or after this ISO-8601 time (default: all time)."
+    )
+
+
+class OperatorShareSerializer(serializers.Serializer):
+    operator_id = serializers.IntegerField()
+    operator_name = serializers.CharField()
+    is_active = serializers.BooleanField()
+    weight = serializers.IntegerField()
+    configured_share = serializers.FloatField()
+    contacts = serializers.IntegerField()
+    actual_share = serializers.FloatField()
+    open_load = serializers.IntegerField()
+    max_load = serializers.IntegerField()
+    is_full = serializers.BooleanField()
+
+
+class SourceDistributionSerializer(serializers.Serializer):
+    source_id = serializers.IntegerField()
+    source_name = serializers.CharField()
+    strategy = serializers.CharField()
+    affinity = serializers.BooleanField()
+    contacts = serializers.IntegerField()
+    assigned = serializers.IntegerField()
+    waiting = serializers.IntegerField()
+    oldest_waiting_since = serializers.DateTimeField(allow_null=True)
+    oldest_wait_seconds = serializers.FloatField(allow_null=True)
+    operators = OperatorShareSerializer(many=True)
 
 
 class ContactCreateSerializer(serializers.Serializer):

@@ -18,5 +18,6 @@ router.register("sources", views.SourceViewSet, basename="source")
 router.register("operator-sources", views.OperatorSourceViewSet, basename="operator-source")
 router.register("contacts", views.ContactViewSet, basename="contact")
 router.register("leads", views.LeadViewSet, basename="lead")
+router.register("stats/distribution", views.DistributionViewSet, basename="stats-distribution")
 
 urlpatterns = router.urls

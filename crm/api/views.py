@@ -8,11 +8,11 @@ from rest_framework.response import Response
 
 from crm.api import serializers as s
 from crm.api.filters import ContactFilter, LeadFilter
-from crm.api.permissions import CanRegisterContacts, StaffModelPermissions
+from crm.api.permissions import CanRegisterContacts, StaffChangePermissions, StaffModelPermissions
 from crm.models import Contact, Lead, Operator, OperatorSource, Source
-from crm.selectors import lead_get_with_recent_contacts
+from crm.selectors import distribution_stats, lead_get_with_recent_contacts
 from crm.services import routing_config
-from crm.services.contacts import contact_close
+from crm.services.contacts import contact_close, contact_reassign
 from crm.services.intake import contact_register
 
 ID_REGEX = r"[0-9]{1,18}"
@@ -49,19 +49,28 @@ class OperatorViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, _ListRet
         )
 
 
+@extend_schema_view(
+    update=extend_schema(request=s.SourceUpdateSerializer),
+    partial_update=extend_schema(request=s.SourceUpdateSerializer),
+)
 class SourceViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, _ListRetrieve):
-    """Sources: the bots and channels contacts come through."""
+    """Sources: the bots and channels contacts come through, and how each one routes."""
 
     queryset = Source.objects.all()
     serializer_class = s.SourceSerializer
     cursor_ordering = "id"
+
+    def get_serializer_class(self):
+        if self.action in ("update", "partial_update"):
+            return s.SourceUpdateSerializer
+        return s.SourceSerializer
 
     def perform_create(self, serializer):
         serializer.instance = routing_config.source_create(**serializer.validated_data)
 
     def perform_update(self, serializer):
         serializer.instance = routing_config.source_update(
-            source_id=serializer.instance.pk, name=serializer.validated_data.get("name", serializer.instance.name)
+            source_id=serializer.instance.pk, **serializer.validated_data
         )
 
 
@@ -108,7 +117,9 @@ class ContactViewSet(mixins.CreateModelMixin, _ListRetrieve):
     def get_serializer_class(self):
         if self.action == "create":
             return s.ContactCreateSerializer
-        return s.ContactSerializer
+        if self.action == "list":
+            return s.ContactSerializer
+        return s.ContactDetailSerializer
 
     @extend_schema(request=s.ContactCreateSerializer, responses={201: s.ContactSerializer})
     def create(self, request, *args, **kwargs):
@@ -117,13 +128,25 @@ class ContactViewSet(mixins.CreateModelMixin, _ListRetrieve):
         contact = contact_register(**serializer.validated_data)
         return Response(s.ContactSerializer(contact).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=None, responses={200: s.ContactSerializer})
-    @action(detail=True, methods=["post"], permission_classes=[StaffModelPermissions])
+    @extend_schema(request=None, responses={200: s.ContactDetailSerializer})
+    @action(detail=True, methods=["post"], permission_classes=[StaffChangePermissions])
     def close(self, request, pk=None):
         """Close an open contact and free its operator's capacity (closing twice is harmless)."""
         self.get_object()  # 404 for an unknown id, before any write
         contact = contact_close(contact_id=int(pk))
-        return Response(s.ContactSerializer(Contact.objects.select_related("lead").get(pk=contact.pk)).data)
+        return Response(s.ContactDetailSerializer(Contact.objects.select_related("lead").get(pk=contact.pk)).data)
+
+    @extend_schema(request=s.ContactReassignSerializer, responses={200: s.ContactDetailSerializer})
+    @action(detail=True, methods=["post"], permission_classes=[StaffChangePermissions])
+    def reassign(self, request, pk=None):
+        """Move an open contact to a given operator, or (empty body) route it again among the
+        others. Refused with 400 when the operator is full, inactive or does not serve the
+        source; 409 when the contact is closed."""
+        self.get_object()
+        body = s.ContactReassignSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        contact = contact_reassign(contact_id=int(pk), operator_id=body.validated_data.get("operator_id"))
+        return Response(s.ContactDetailSerializer(contact).data)
 
 
 class LeadViewSet(_ListRetrieve):
@@ -143,3 +166,23 @@ class LeadViewSet(_ListRetrieve):
         if lead is None:
             raise Http404
         return lead
+
+
+class DistributionViewSet(viewsets.GenericViewSet):
+    """Routing statistics: per source and operator, the configured share (weight / sum of
+    weights) against the actual share of contacts since `since`, open load and capacity,
+    and the waiting queue (count, oldest wait)."""
+
+    permission_classes = [StaffModelPermissions]
+    queryset = Contact.objects.none()  # for the model permission (crm.view_contact)
+    pagination_class = None
+    filter_backends = []
+
+    @extend_schema(
+        parameters=[s.DistributionQuerySerializer], responses={200: s.SourceDistributionSerializer(many=True)}
+    )
+    def list(self, request):
+        query = s.DistributionQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        rows = distribution_stats(source_id=query.validated_data.get("source"), since=query.validated_data.get("since"))
+        return Response(s.SourceDistributionSerializer(rows, many=True).data)

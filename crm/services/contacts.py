@@ -1,36 +1,112 @@
+"""Closing and reassigning contacts. Both free an operator's capacity, so both hand the
+freed room to the waiting queue in the same transaction."""
+
+import random
+
 from django.db import transaction
 from django.utils import timezone
 
-from crm.errors import NotFoundError
+from crm.errors import ConflictError, DomainError, NotFoundError
 from crm.models import Contact, Operator
-from crm.services.assignment import operator_load_add
+from crm.services.assignment import Decision, RoutingContext, sources_served_by
+from crm.services.queue import queue_drain
 
 
-def contact_close(*, contact_id: int) -> Contact:
-    """Close an open contact and free its operator's capacity. Closing a closed contact
-    changes nothing and returns it as it is (bots and staff retry; the result is the same).
-    """
+def _get(contact_id: int) -> Contact:
+    contact = Contact.objects.filter(pk=contact_id).first()
+    if contact is None:
+        raise NotFoundError(f"Contact {contact_id} does not exist.")
+    return contact
+
+
+def contact_close(*, contact_id: int, rng: random.Random | None = None) -> Contact:
+    """Close an open contact, free its operator's capacity and give that room to the oldest
+    waiting contacts of the sources he serves. Closing a closed contact changes nothing and
+    returns it as it is (bots and staff retry; the result is the same)."""
     while True:
+        contact = _get(contact_id)
+        if contact.status == Contact.Status.CLOSED:
+            return contact
+        operator_id = contact.operator_id
         with transaction.atomic():
-            contact = Contact.objects.filter(pk=contact_id).first()
-            if contact is None:
-                raise NotFoundError(f"Contact {contact_id} does not exist.")
-            if contact.status == Contact.Status.CLOSED:
-                return contact
-            operator_id = contact.operator_id
-            if operator_id is not None:
-                # Lock order: the operator first, then the contact (by the UPDATE below), as
-                # on every path. The lock keeps the load change and the close together.
-                Operator.objects.select_for_update(no_key=True).filter(pk=operator_id).first()
+            served = sources_served_by(operator_id) if operator_id else []
+            # Lock order: the operators (of every source the freed room can serve) first,
+            # then the contact, by the conditional UPDATE below.
+            ctx = RoutingContext.lock(source_ids=served, operator_ids=[operator_id]) if operator_id else None
             closed_at = timezone.now()
             # Conditional on the state read above: if a concurrent close or reassignment got
             # there first, nothing is updated and we look again.
             changed = Contact.objects.filter(pk=contact_id, status=Contact.Status.OPEN, operator_id=operator_id).update(
                 status=Contact.Status.CLOSED, closed_at=closed_at
             )
-            if changed:
-                if operator_id is not None:
-                    operator_load_add(operator_id=operator_id, delta=-1)
-                contact.status = Contact.Status.CLOSED
-                contact.closed_at = closed_at
-                return contact
+            if not changed:
+                continue
+            if ctx is not None:
+                ctx.release(operator_id)
+                queue_drain(source_ids=served, ctx=ctx, rng=rng)
+                ctx.flush()
+        contact.status, contact.closed_at = Contact.Status.CLOSED, closed_at
+        return contact
+
+
+def contact_reassign(*, contact_id: int, operator_id: int | None = None, rng: random.Random | None = None) -> Contact:
+    """Move an open contact. With `operator_id`: to that operator, who must serve the
+    contact's source, be active and have room (any weight: staff may hand work to a paused
+    operator). Without: run the routing again among the source's eligible operators other
+    than the current one (a waiting contact is simply routed). The operator it leaves gets
+    his room back and the queue is drained with it. Raises DomainError when refused."""
+    while True:
+        contact = _get(contact_id)
+        if contact.status != Contact.Status.OPEN:
+            raise ConflictError(f"Contact {contact_id} is closed; only open contacts can be reassigned.")
+        old = contact.operator_id
+        if operator_id is not None and operator_id == old:
+            raise DomainError(f"Contact {contact_id} is already assigned to operator {old}.", field="operator_id")
+        if operator_id is not None and not Operator.objects.filter(pk=operator_id).exists():
+            raise NotFoundError(f"Operator {operator_id} does not exist.", field="operator_id")
+        with transaction.atomic():
+            served = sources_served_by(old) if old else []
+            ctx = RoutingContext.lock(source_ids=[contact.source_id, *served], operator_ids=[old, operator_id])
+            if operator_id is not None:
+                decision = _manual_decision(ctx, contact, operator_id)
+            else:
+                decision = ctx.decide(contact.source_id, rng=rng, lead_id=contact.lead_id, exclude_operator_id=old)
+                if decision.operator_id is None and old is not None:
+                    raise DomainError(
+                        f"No other operator can take contact {contact_id} now ({decision.reason}); "
+                        f"it stays with operator {old}.",
+                        code=decision.reason,
+                    )
+            changed = Contact.objects.filter(pk=contact_id, status=Contact.Status.OPEN, operator_id=old).update(
+                operator_id=decision.operator_id,
+                unassigned_reason=decision.reason,
+                assignment=decision.record(via="reassign"),
+            )
+            if not changed:
+                continue  # closed or moved meanwhile: look again
+            if decision.operator_id is not None:
+                ctx.take(contact.source_id, decision.operator_id)
+            if old is not None:
+                ctx.release(old)
+                queue_drain(source_ids=served, ctx=ctx, rng=rng)
+            ctx.flush()
+        return Contact.objects.select_related("lead").get(pk=contact_id)
+
+
+def _manual_decision(ctx: RoutingContext, contact: Contact, operator_id: int) -> Decision:
+    candidates = ctx.candidates(contact.source_id)
+    target = next((c for c in candidates if c.operator_id == operator_id), None)
+    if target is None:
+        raise DomainError(
+            f"Operator {operator_id} does not serve source {contact.source_id}; link them first.",
+            field="operator_id",
+            code="not_linked",
+        )
+    if not target.is_active:
+        raise DomainError(f"Operator {target.name} is inactive.", field="operator_id", code="inactive")
+    if target.load >= target.max_load:
+        raise DomainError(
+            f"Operator {target.name} is full ({target.load} / {target.max_load}).", field="operator_id", code="full"
+        )
+    # The record shows every candidate as the routing would have seen it, and the manual pick.
+    return Decision(operator_id, "", tuple(candidates), strategy="manual", excluded_operator_id=contact.operator_id)

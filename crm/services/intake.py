@@ -5,8 +5,8 @@ import random
 from django.db import transaction
 
 from crm.errors import NotFoundError
-from crm.models import Contact, Source
-from crm.services.assignment import choose_operator, lock_source_candidates, operator_load_add
+from crm.models import Contact
+from crm.services.assignment import RoutingContext
 from crm.services.leads import lead_get_or_create, lead_normalise_external_id
 
 
@@ -17,22 +17,27 @@ def contact_register(*, external_id: str, source_id: int, rng: random.Random | N
     together or not at all (an unknown source leaves no lead behind). The lead is found or
     created *before* any operator is locked: a transaction holding operator locks never
     waits on another's uncommitted lead, so lead races cannot deadlock with assignment.
+
+    A new contact never jumps the queue: it finds room only if no contact of its source is
+    waiting, because every path that frees room drains the queue in the same transaction.
     Raises NotFoundError(field="source_id") for an unknown source.
     """
     lead_normalise_external_id(external_id)  # reject bad input before opening a transaction
     with transaction.atomic():
-        lead, _ = lead_get_or_create(external_id=external_id)
-        candidates = lock_source_candidates(source_id=source_id)
-        if not candidates and not Source.objects.filter(pk=source_id).exists():
+        lead, created = lead_get_or_create(external_id=external_id)
+        ctx = RoutingContext.lock_for_source(source_id)
+        if ctx is None:
             # Rolls back the lead created above.
             raise NotFoundError(f"Source {source_id} does not exist.", field="source_id")
-        decision = choose_operator(candidates, rng=rng)
+        decision = ctx.decide(source_id, rng=rng, lead_id=None if created else lead.pk)
         contact = Contact.objects.create(
             lead=lead,
             source_id=source_id,
             operator_id=decision.operator_id,
             unassigned_reason=decision.reason,
+            assignment=decision.record(via="intake"),
         )
         if decision.operator_id is not None:
-            operator_load_add(operator_id=decision.operator_id, delta=1)
+            ctx.take(source_id, decision.operator_id)
+            ctx.flush()
     return contact

@@ -1,9 +1,16 @@
-"""Staff configuration: operators, sources and the weights between them."""
+"""Staff configuration: operators, sources and the weights between them.
+
+Every change that can create room (an operator activated, a capacity raised, a weight
+added or raised from 0) drains the waiting queue of the sources concerned in the same
+transaction, under the same operator locks the intake takes.
+"""
 
 from django.db import IntegrityError, transaction
 
 from crm.errors import ConflictError, DomainError, NotFoundError
-from crm.models import Operator, OperatorSource, Source
+from crm.models import Contact, Operator, OperatorSource, Source
+from crm.services.assignment import RoutingContext, smooth_round_restart, sources_served_by
+from crm.services.queue import queue_drain
 
 
 def _clean_name(name: str, *, kind: str) -> str:
@@ -13,7 +20,7 @@ def _clean_name(name: str, *, kind: str) -> str:
     return cleaned
 
 
-def _save_unique_name(instance: Operator | Source, *, kind: str) -> None:
+def _save_unique_name(instance: Operator | Source, *, kind: str, update_fields: list[str] | None = None) -> None:
     """Save, turning a clash on the case-insensitive unique name into a 400 that says so.
     The pre-check gives the usual message; the IntegrityError covers a concurrent twin."""
     model = type(instance)
@@ -22,7 +29,7 @@ def _save_unique_name(instance: Operator | Source, *, kind: str) -> None:
         raise DomainError(f"A {kind} named {clash.name!r} already exists (id {clash.pk}).", field="name", code="unique")
     try:
         with transaction.atomic():
-            instance.save()
+            instance.save(update_fields=update_fields)
     except IntegrityError as exc:
         raise DomainError(f"A {kind} named {instance.name!r} already exists.", field="name", code="unique") from exc
 
@@ -34,16 +41,44 @@ def operator_create(*, name: str, is_active: bool = True, max_load: int = 10) ->
 
 
 def operator_update(
-    *, operator_id: int, name: str | None = None, is_active: bool | None = None, max_load: int | None = None
+    *,
+    operator_id: int,
+    name: str | None = None,
+    is_active: bool | None = None,
+    max_load: int | None = None,
+    redistribute: bool = False,
 ) -> Operator:
-    """Change an operator. `max_load` may not drop below the operator's open contacts:
-    that would put him over capacity, which nothing in this product may do."""
+    """Change an operator.
+
+    - `max_load` may not drop below his open contacts (that would put him over capacity).
+    - Activating him or raising `max_load` gives the new room to the waiting queue at once.
+    - `redistribute=True` with `is_active=False` returns his open contacts to the queue,
+      oldest first, and routes them to the other operators as far as they have room.
+    """
+    if redistribute and is_active is not False:
+        raise DomainError("redistribute is only possible when deactivating (is_active: false).", field="redistribute")
+    served = sources_served_by(operator_id)
+    if redistribute:
+        # His contacts may come from sources he no longer serves; their queues get them back.
+        # (No new ones can appear there meanwhile: only linked sources route to him.)
+        served = sorted(
+            set(served)
+            | set(
+                Contact.objects.filter(operator_id=operator_id, status=Contact.Status.OPEN)
+                .order_by()
+                .values_list("source_id", flat=True)
+                .distinct()
+            )
+        )
     with transaction.atomic():
-        # Lock the operator: an intake may be adding to its load right now; the capacity
-        # check below must see the load that will still be true at commit.
-        operator = Operator.objects.select_for_update(no_key=True).filter(pk=operator_id).first()
+        # Lock the operator and every operator of his sources: an intake may be adding to
+        # their loads right now, and the queue drain below decides on all of them.
+        ctx = RoutingContext.lock(source_ids=served, operator_ids=[operator_id])
+        operator = ctx.operators.get(operator_id)
         if operator is None:
             raise NotFoundError(f"Operator {operator_id} does not exist.")
+        room_before = operator.max_load if operator.is_active else 0
+        was_active = operator.is_active
         if name is not None:
             operator.name = _clean_name(name, kind="operator")
         if is_active is not None:
@@ -57,29 +92,71 @@ def operator_update(
                     code="below_current_load",
                 )
             operator.max_load = max_load
-        _save_unique_name(operator, kind="operator")
+        _save_unique_name(operator, kind="operator", update_fields=["name", "is_active", "max_load"])
+        if was_active != operator.is_active:
+            smooth_round_restart(source_ids=served, ctx=ctx)
+        returned = _return_to_queue(ctx, operator) if redistribute else 0
+        room_after = operator.max_load if operator.is_active else 0
+        if room_after > room_before or returned:
+            queue_drain(source_ids=served, ctx=ctx)
+        ctx.flush()
     return operator
 
 
-def source_create(*, name: str) -> Source:
-    source = Source(name=_clean_name(name, kind="source"))
+def _return_to_queue(ctx: RoutingContext, operator: Operator) -> int:
+    """Take an operator's open contacts off him; they wait (keeping their age, so they come
+    first) until queue_drain hands them out. Returns how many."""
+    contacts = list(
+        Contact.objects.filter(operator=operator, status=Contact.Status.OPEN)
+        .order_by("id")
+        .values_list("id", "source_id")
+    )
+    by_source: dict[int, list[int]] = {}
+    for contact_id, source_id in contacts:
+        by_source.setdefault(source_id, []).append(contact_id)
+    for source_id, ids in by_source.items():
+        decision = ctx.decide(source_id)
+        reason = decision.reason or Contact.UnassignedReason.ALL_AT_CAPACITY
+        record = {**decision.record(via="redistribute"), "operator_id": None, "reason": reason}
+        # His lock, held here, is what every close or reassignment of these contacts waits on.
+        moved = Contact.objects.filter(pk__in=ids, operator=operator, status=Contact.Status.OPEN).update(
+            operator=None, unassigned_reason=reason, assignment=record
+        )
+        for _ in range(moved):
+            ctx.release(operator.pk)
+    return len(contacts)
+
+
+def source_create(*, name: str, strategy: str = Source.Strategy.RANDOM, affinity: bool = False) -> Source:
+    source = Source(name=_clean_name(name, kind="source"), strategy=strategy, affinity=affinity)
     _save_unique_name(source, kind="source")
     return source
 
 
-def source_update(*, source_id: int, name: str) -> Source:
+def source_update(
+    *, source_id: int, name: str | None = None, strategy: str | None = None, affinity: bool | None = None
+) -> Source:
     with transaction.atomic():
-        source = Source.objects.filter(pk=source_id).first()
+        # The operators' locks serialise this with the intakes that read the strategy.
+        ctx = RoutingContext.lock(source_ids=[source_id])
+        source = ctx.sources.get(source_id)
         if source is None:
             raise NotFoundError(f"Source {source_id} does not exist.")
-        source.name = _clean_name(name, kind="source")
+        if name is not None:
+            source.name = _clean_name(name, kind="source")
+        if strategy is not None and strategy != source.strategy:
+            source.strategy = strategy
+            smooth_round_restart(source_ids=[source_id], ctx=ctx)
+        if affinity is not None:
+            source.affinity = affinity
         _save_unique_name(source, kind="source")
     return source
 
 
 def link_create(*, operator_id: int, source_id: int, weight: int) -> OperatorSource:
     """Link an operator to a source with a weight. A pair that exists already is refused
-    with a pointer to the existing link, whose weight can be changed instead."""
+    with a pointer to the existing link, whose weight can be changed instead. A new link
+    with weight > 0 brings room to the source: its queue is drained."""
     if not Operator.objects.filter(pk=operator_id).exists():
         raise NotFoundError(f"Operator {operator_id} does not exist.", field="operator_id")
     if not Source.objects.filter(pk=source_id).exists():
@@ -89,7 +166,13 @@ def link_create(*, operator_id: int, source_id: int, weight: int) -> OperatorSou
         raise DomainError(_duplicate_link_message(existing), field="non_field_errors", code="unique")
     try:
         with transaction.atomic():
-            return OperatorSource.objects.create(operator_id=operator_id, source_id=source_id, weight=weight)
+            RoutingContext.lock(source_ids=[source_id], operator_ids=[operator_id])
+            link = OperatorSource.objects.create(operator_id=operator_id, source_id=source_id, weight=weight)
+            smooth_round_restart(source_ids=[source_id])
+            if weight > 0:
+                # A fresh context: it must see the new link.
+                queue_drain(source_ids=[source_id], ctx=None)
+            return link
     except IntegrityError as exc:
         existing = OperatorSource.objects.filter(operator_id=operator_id, source_id=source_id).first()
         if existing is None:
@@ -105,15 +188,33 @@ def _duplicate_link_message(link: OperatorSource) -> str:
 
 
 def link_update(*, link_id: int, weight: int) -> OperatorSource:
+    """Change a weight. Raising it from 0 brings room: the source's queue is drained."""
     link = OperatorSource.objects.filter(pk=link_id).first()
     if link is None:
         raise NotFoundError(f"Operator-source link {link_id} does not exist.")
-    link.weight = weight
-    link.save(update_fields=["weight"])
+    with transaction.atomic():
+        ctx = RoutingContext.lock(source_ids=[link.source_id], operator_ids=[link.operator_id])
+        link = next((lk for lk in ctx.links[link.source_id] if lk.pk == link_id), None)
+        if link is None:
+            raise NotFoundError(f"Operator-source link {link_id} does not exist.")
+        previous = link.weight
+        if weight != previous:
+            link.weight = weight
+            link.save(update_fields=["weight"])
+            smooth_round_restart(source_ids=[link.source_id], ctx=ctx)
+            if weight > 0:
+                queue_drain(source_ids=[link.source_id], ctx=ctx)
+                ctx.flush()
     return link
 
 
 def link_delete(*, link_id: int) -> None:
-    deleted, _ = OperatorSource.objects.filter(pk=link_id).delete()
-    if not deleted:
+    link = OperatorSource.objects.filter(pk=link_id).first()
+    if link is None:
         raise NotFoundError(f"Operator-source link {link_id} does not exist.")
+    with transaction.atomic():
+        RoutingContext.lock(source_ids=[link.source_id], operator_ids=[link.operator_id])
+        deleted, _ = OperatorSource.objects.filter(pk=link_id).delete()
+        if not deleted:
+            raise NotFoundError(f"Operator-source link {link_id} does not exist.")
+        smooth_round_restart(source_ids=[link.source_id])

@@ -172,6 +172,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ContactStatusEnum": "crm.models.Contact.Status",
         "UnassignedReasonEnum": "crm.models.Contact.UnassignedReason",
+        "SourceStrategyEnum": "crm.models.Source.Strategy",
+        "DecisionStrategyEnum": [("random", "random"), ("smooth", "smooth"), ("manual", "manual")],
     },
 }
 

@@ -1,0 +1,17 @@
+from django.core.management.base import BaseCommand
+
+from crm.services.demo import DEMO_OPERATORS, DEMO_SOURCES, DEMO_WEIGHTS, demo_seed
+
+
+class Command(BaseCommand):
+    help = (
+        f"Create the demo routing set-up ({len(DEMO_OPERATORS)} operators, {len(DEMO_SOURCES)} sources, "
+        f"{len(DEMO_WEIGHTS)} weights) where missing. Idempotent: existing rows are left as they are."
+    )
+
+    def handle(self, *args, **options):
+        created = demo_seed()
+        self.stdout.write(
+            f"Demo data: created {created['operators']} operators, {created['sources']} sources, "
+            f"{created['weights']} weights (the rest existed)."
+        )
