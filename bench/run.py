@@ -55,16 +55,27 @@ def loadavg() -> list[float]:
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU time the processes have used so far (0 for those that are gone)."""
-    total = 0
+def cpu_by_pid(pids: list[int]) -> dict[int, float]:
+    """User + system CPU seconds each live process has used so far."""
+    found = {}
     for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / CLOCK_TICKS
+        found[pid] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
+    return found
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    return sum(cpu_by_pid(pids).values())
+
+
+def cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU used between two readings. A process that started in between (a database
+    connection re-opened after CONN_MAX_AGE) counts in full; one that ended in between loses
+    only its last moments, never makes the sum negative."""
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
 
 
 def children(pid: int) -> list[int]:
@@ -241,9 +252,8 @@ class Bench:
         load_before = loadavg()
         # CPU per request, of the app's workers and of the database's backends: a cost that a
         # busy neighbour on the machine barely changes, unlike req/s.
-        app_pids = [pid for proc in self.servers for pid in children(proc.pid)]
-        db_pids = self.db_backend_pids(db)
-        cpu_before = (cpu_seconds(app_pids), cpu_seconds(db_pids))
+        app_before = cpu_by_pid([pid for proc in self.servers for pid in children(proc.pid)])
+        db_before = cpu_by_pid(self.db_backend_pids(db))
         share = [conns // len(ports) + (1 if i < conns % len(ports) else 0) for i in range(len(ports))]
         procs = [
             self.wrk(port, mode, c, duration, token, setup["source_ids"], f"{tag}p{i}")
@@ -255,7 +265,8 @@ class Bench:
                 raise SystemExit(f"wrk failed (exit {proc.returncode})")
             parts.append(json.loads(out.read_text()))
         load_after = loadavg()
-        cpu_after = (cpu_seconds(app_pids), cpu_seconds(db_pids))
+        app_cpu = cpu_delta(app_before, cpu_by_pid([pid for proc in self.servers for pid in children(proc.pid)]))
+        db_cpu = cpu_delta(db_before, cpu_by_pid(self.db_backend_pids(db)))
         seconds = max(p["duration_us"] for p in parts) / 1e6
         run = {
             "id": len(self.runs) + 1,
@@ -278,8 +289,8 @@ class Bench:
                 k: round(max(p["latency_us"][k] for p in parts) / 1000, 1) for k in ("p50", "p95", "p99", "max")
             },
             "cpu_ms_per_request": {
-                "app": round((cpu_after[0] - cpu_before[0]) * 1000 / max(1, sum(p["sent"] for p in parts)), 2),
-                "db": round((cpu_after[1] - cpu_before[1]) * 1000 / max(1, sum(p["sent"] for p in parts)), 2),
+                "app": round(app_cpu * 1000 / max(1, sum(p["sent"] for p in parts)), 2),
+                "db": round(db_cpu * 1000 / max(1, sum(p["sent"] for p in parts)), 2),
             },
             "per_instance": parts if len(parts) > 1 else None,
             "loadavg_before": load_before,
