@@ -99,8 +99,9 @@ def bench_bulk_load(*, contacts: int, contacts_per_lead: int = 2) -> dict:
         )
         cursor.execute(
             f"""
-            INSERT INTO crm_contact (lead_id, source_id, operator_id, status, unassigned_reason, created_at, closed_at)
-            SELECT l.id, p.source_id, p.operator_id, 'closed', '', %s, %s
+            INSERT INTO crm_contact
+                (lead_id, source_id, operator_id, status, unassigned_reason, assignment, created_at, closed_at)
+            SELECT l.id, p.source_id, p.operator_id, 'closed', '', '{{}}', %s, %s
             FROM crm_lead AS l
             CROSS JOIN ({series}) AS k
             JOIN (VALUES {pair_values}) AS p (idx, source_id, operator_id)
@@ -112,8 +113,9 @@ def bench_bulk_load(*, contacts: int, contacts_per_lead: int = 2) -> dict:
             if connection.vendor == "postgresql"
             else f"""
             WITH p (idx, source_id, operator_id) AS (VALUES {pair_values})
-            INSERT INTO crm_contact (lead_id, source_id, operator_id, status, unassigned_reason, created_at, closed_at)
-            SELECT l.id, p.source_id, p.operator_id, 'closed', '', %s, %s
+            INSERT INTO crm_contact
+                (lead_id, source_id, operator_id, status, unassigned_reason, assignment, created_at, closed_at)
+            SELECT l.id, p.source_id, p.operator_id, 'closed', '', '{{}}', %s, %s
             FROM crm_lead AS l
             CROSS JOIN ({series}) AS k
             JOIN p ON p.idx = (l.id * {contacts_per_lead} + k.n) %% {len(pairs)}
