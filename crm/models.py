@@ -123,6 +123,10 @@ class Lead(models.Model):
         verbose_name = _("lead")
         verbose_name_plural = _("leads")
         ordering = ["id"]
+        indexes = [
+            # Admin's date hierarchy on leads.
+            models.Index(fields=["created_at"], name="crm_lead_created_idx"),
+        ]
         constraints = [
             models.CheckConstraint(condition=~Q(external_id=""), name="crm_lead_external_id_not_blank"),
             models.CheckConstraint(
@@ -204,6 +208,8 @@ class Contact(models.Model):
                 condition=Q(operator__isnull=True, status="open"),
                 name="crm_contact_waiting_idx",
             ),
+            # Time windows: the distribution stats (created_at >= since) and admin's date hierarchy.
+            models.Index(fields=["created_at"], name="crm_contact_created_idx"),
             # Recount of loads: open contacts per operator.
             models.Index(fields=["operator"], condition=Q(status="open"), name="crm_contact_open_idx"),
         ]

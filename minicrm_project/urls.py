@@ -3,8 +3,12 @@ from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from crm.admin_views import routing_dashboard
+
 urlpatterns = [
     path("", RedirectView.as_view(url="/docs", permanent=False)),
+    # Before admin/: an admin page of the project's own, behind the admin's staff login.
+    path("admin/routing/", admin.site.admin_view(routing_dashboard), name="routing_dashboard"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("crm.api.urls")),
     re_path(r"^api/schema/?$", SpectacularAPIView.as_view(), name="schema"),
