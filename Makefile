@@ -39,5 +39,18 @@ check: $(VENV)/.dev-installed
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/python manage.py spectacular --validate --fail-on-warn --file /dev/null
 
+# Benchmarks (bench/run.py; results in bench/results/, figures in docs/performance.md). About
+# 10 minutes; not part of `make test`. Needs PostgreSQL: BENCH_DATABASE_URL, default the local
+# server's database minicrm_bench (dropped and re-created). BENCH_ARGS="--quick" for a smoke run.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+$(VENV)/.bench-installed: requirements.txt bench/requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r bench/requirements.txt
+	touch $@
+
+bench: $(VENV)/.bench-installed
+	@command -v wrk >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq wrk; }
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) staticfiles .pytest-db.sqlite3* .pytest_cache

@@ -1,3 +1,6 @@
+from django.db import connection
+from django.utils import timezone
+
 from crm.errors import DomainError
 from crm.models import EXTERNAL_ID_MAX_LENGTH, Lead
 
@@ -20,10 +23,23 @@ def lead_normalise_external_id(external_id: str) -> str:
 
 
 def lead_get_or_create(*, external_id: str) -> tuple[Lead, bool]:
-    """Find the lead by normalised external id or create it. Safe under concurrency: two
-    first contacts of one new lead race on the unique index, the loser's INSERT fails inside
-    a savepoint and it reads the winner's row (PostgreSQL's READ COMMITTED gives the next
-    statement a fresh snapshot; SQLite's IMMEDIATE transactions never race at all)."""
+    """Find the lead by normalised external id or create it. Safe under concurrency without a
+    savepoint: the INSERT says ON CONFLICT DO NOTHING, so the loser of a race between two
+    first contacts of one new lead gets no row back and reads the winner's (PostgreSQL's
+    READ COMMITTED gives the next statement a fresh snapshot; SQLite's IMMEDIATE
+    transactions never race at all). A known lead costs one query, a new one two."""
     normalised = lead_normalise_external_id(external_id)
-    # get_or_create wraps its INSERT in a savepoint and re-reads on IntegrityError.
-    return Lead.objects.get_or_create(external_id=normalised)
+    lead = Lead.objects.filter(external_id=normalised).first()
+    if lead is not None:
+        return lead, False
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {Lead._meta.db_table} (external_id, created_at) VALUES (%s, %s) "
+            "ON CONFLICT (external_id) DO NOTHING RETURNING id",
+            [normalised, connection.ops.adapt_datetimefield_value(now)],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return Lead.objects.get(external_id=normalised), False
+    return Lead(id=row[0], external_id=normalised, created_at=now), True
