@@ -19,12 +19,12 @@ pytestmark = pytest.mark.django_db
 
 TRANSACTION_CONTROL = re.compile(r"^\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE SAVEPOINT)\b", re.I)
 
-# token + user (1), the bot's permissions: user and group (2), the bot's source bindings (1),
-# lead lookup (1), lead insert (1), operator rows locked with their links (1), contact insert
-# (1), operator load (1).
-INTAKE_NEW_LEAD = 9
+# token + user, with the add_contact permission and "bound to sources?" folded in (1), lead
+# lookup (1), lead insert (1), operator rows locked with their links (1), contact insert (1),
+# operator load (1). A bot bound to sources adds its binding lookup (1).
+INTAKE_NEW_LEAD = 6
 # The lead exists: no insert.
-INTAKE_KNOWN_LEAD = 8
+INTAKE_KNOWN_LEAD = 5
 
 
 def _statements(captured: CaptureQueriesContext) -> list[str]:
