@@ -193,3 +193,20 @@ def test_close_over_http_hands_the_oldest_waiting_contact_to_the_freed_operator(
     assert Contact.objects.get(pk=ids[1]).operator_id == link.operator_id
     assert Contact.objects.get(pk=ids[2]).operator_id is None
     assert Operator.objects.get(pk=link.operator_id).open_load == 1
+
+
+@pytest.mark.parametrize("position", ["abc", "1\x00", "-5", "99999999999999999999999"])
+def test_forged_cursor_position_is_400(staff_client, position):
+    import base64
+    from urllib.parse import quote
+
+    cursor = base64.b64encode(f"p={quote(position)}".encode()).decode()
+    r = staff_client.get("/api/v1/contacts/", {"cursor": cursor})
+    assert r.status_code == 400 and "cursor" in r.json()
+
+
+def test_deeply_nested_json_is_400(bot_client):
+    body = "[" * 20000 + "]" * 20000
+    r = bot_client.generic("POST", "/api/v1/contacts/", body, content_type="application/json")
+    assert r.status_code == 400
+    assert Contact.objects.count() == 0

@@ -40,6 +40,14 @@ class IdCursorPagination(CursorPagination):
     def decode_cursor(self, request):
         # DRF answers a mangled cursor with 404; it is a bad query parameter: 400 naming it.
         try:
-            return super().decode_cursor(request)
+            cursor = super().decode_cursor(request)
         except NotFound as exc:
             raise ValidationError({self.cursor_query_param: [str(exc.detail)]}) from exc
+        # The position is compared with the id column: anything but a plain id (a forged
+        # cursor) would reach the database and fail there.
+        position = cursor.position if cursor is not None else None
+        if position is not None and not (
+            position.isascii() and position.isdigit() and len(position) <= 19 and int(position) <= 2**63 - 1
+        ):
+            raise ValidationError({self.cursor_query_param: ["Invalid cursor"]})
+        return cursor
