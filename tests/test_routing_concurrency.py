@@ -7,7 +7,7 @@ import random
 import pytest
 
 from crm.errors import DomainError
-from crm.models import Contact
+from crm.models import Contact, Operator
 from crm.services import routing_config
 from crm.services.contacts import contact_close, contact_reassign
 from crm.services.intake import contact_register
@@ -97,8 +97,6 @@ def test_assign_waiting_runs_concurrently_with_itself_and_traffic():
     link = OperatorSourceFactory(operator=op)
     for i in range(20):
         contact_register(external_id=f"w{i}", source_id=link.source_id)
-    from crm.models import Operator
-
     Operator.objects.filter(pk=op.pk).update(max_load=8)  # room appears behind the services' back
 
     def work(i):
@@ -109,4 +107,29 @@ def test_assign_waiting_runs_concurrently_with_itself_and_traffic():
     _, errors = run_concurrently(16, work)
     assert errors == []
     assert Contact.objects.filter(operator=op, status="open").count() == 8
+    assert_routing_invariants()
+
+
+def test_smooth_split_holds_under_concurrency():
+    """Concurrent intakes queue on the operator locks; each must see the smooth counts the
+    previous one left (not a snapshot from before its wait). Contact ids are drawn inside
+    the locked section, so id order is decision order: every prefix is within one of share."""
+    from fractions import Fraction
+
+    source = SourceFactory(strategy="smooth")
+    weights = {OperatorFactory(max_load=1000).pk: w for w in (5, 2, 1)}
+    for op_id, w in weights.items():
+        OperatorSourceFactory(operator=Operator.objects.get(pk=op_id), source=source, weight=w)
+    _, errors = run_concurrently(
+        48, lambda i: contact_register(external_id=f"s{i}", source_id=source.pk, rng=random.Random(i))
+    )
+    assert errors == []
+    total = sum(weights.values())
+    counts = dict.fromkeys(weights, 0)
+    for k, op_id in enumerate(
+        Contact.objects.filter(source=source).order_by("id").values_list("operator_id", flat=True), 1
+    ):
+        counts[op_id] += 1
+        for other, w in weights.items():
+            assert abs(counts[other] - Fraction(k * w, total)) < 1, (k, counts)
     assert_routing_invariants()

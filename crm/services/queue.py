@@ -30,30 +30,39 @@ def queue_drain(
         if own:
             ctx = RoutingContext.lock(source_ids=source_ids)
         # Waiting contacts read after the locks: a contact that waits because these
-        # operators were full was committed before we got them, so we see it here.
-        pending: list[tuple[int, int, int]] = []
-        for source_id in source_ids:
-            room = ctx.free_room(source_id)
-            if room <= 0:
-                continue
-            # Index crm_contact_waiting_idx: open, no operator, by source, oldest first.
-            pending.extend(
-                Contact.objects.filter(source_id=source_id, status=Contact.Status.OPEN, operator__isnull=True)
-                .order_by("id")
-                .values_list("id", "source_id", "lead_id")[:room]
-            )
-        pending.sort()
+        # operators were full was committed before we got them, so we see it here. A pass
+        # takes at most the free room of each source; if some contact was closed or taken
+        # meanwhile (its conditional UPDATE matched nothing), the room it held is offered to
+        # the next ones in another pass.
         assigned = 0
-        for contact_id, source_id, lead_id in pending:
-            decision = ctx.decide(source_id, rng=rng, lead_id=lead_id)
-            if decision.operator_id is None:
-                continue
-            taken = Contact.objects.filter(pk=contact_id, status=Contact.Status.OPEN, operator__isnull=True).update(
-                operator_id=decision.operator_id, unassigned_reason="", assignment=decision.record(via="queue")
-            )
-            if taken:
-                ctx.take(source_id, decision.operator_id)
-                assigned += 1
+        while True:
+            pending: list[tuple[int, int, int]] = []
+            for source_id in source_ids:
+                room = ctx.free_room(source_id)
+                if room <= 0:
+                    continue
+                # Index crm_contact_waiting_idx: open, no operator, by source, oldest first.
+                pending.extend(
+                    Contact.objects.filter(source_id=source_id, status=Contact.Status.OPEN, operator__isnull=True)
+                    .order_by("id")
+                    .values_list("id", "source_id", "lead_id")[:room]
+                )
+            pending.sort()
+            missed = 0
+            for contact_id, source_id, lead_id in pending:
+                decision = ctx.decide(source_id, rng=rng, lead_id=lead_id)
+                if decision.operator_id is None:
+                    continue
+                taken = Contact.objects.filter(pk=contact_id, status=Contact.Status.OPEN, operator__isnull=True).update(
+                    operator_id=decision.operator_id, unassigned_reason="", assignment=decision.record(via="queue")
+                )
+                if taken:
+                    ctx.take(source_id, decision.operator_id)
+                    assigned += 1
+                else:
+                    missed += 1
+            if not missed:
+                break
         if own:
             ctx.flush()
     return assigned
