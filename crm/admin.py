@@ -12,6 +12,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.db.models import Count, F, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.forms.models import BaseInlineFormSet
@@ -98,6 +99,14 @@ class ServiceFormSetMixin:
             raise ValidationError(self.service_error.message)
 
 
+class NulSafeSearchMixin:
+    """PostgreSQL text cannot hold NUL: a search term with one (admin search, or the
+    autocomplete widgets' `term`) would reach the database and fail with a 500. Drop it."""
+
+    def get_search_results(self, request, queryset, search_term):
+        return super().get_search_results(request, queryset, search_term.replace("\x00", ""))
+
+
 class ServiceAdminMixin:
     """Re-render a refused save with the service's reason (see the module docstring)."""
 
@@ -112,7 +121,16 @@ class ServiceAdminMixin:
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
+            if request.method != "POST":
+                return super().changeform_view(request, object_id, form_url, extra_context)
+            with transaction.atomic():
+                # One save may call several services (the object, then each inline row), each
+                # locking a different set of operators; two such rounds in one transaction
+                # could take locks out of id order and deadlock with an intake. So a save
+                # first locks every operator row, in id order (a few milliseconds of
+                # waiting for the intakes; staff saves are rare): every later lock is held.
+                list(Operator.objects.order_by("id").select_for_update(no_key=True).values_list("id", flat=True))
+                return super().changeform_view(request, object_id, form_url, extra_context)
         except ServiceRejectedError as rejected:
             # The admin's transaction has been rolled back by the exception: render the same
             # POST again; this time the form (or the formset) carries the reason and is invalid.
@@ -335,7 +353,7 @@ def load_bar(open_load: int, max_load: int):
 
 
 @admin.register(Operator)
-class OperatorAdmin(LinksSavedByServicesMixin, admin.ModelAdmin):
+class OperatorAdmin(NulSafeSearchMixin, LinksSavedByServicesMixin, admin.ModelAdmin):
     form = OperatorAdminForm
     list_display = ["name", "is_active", "load_display", "sources_display"]
     list_display_links = ["name"]
@@ -473,7 +491,7 @@ class SourceAdminForm(ServiceFormMixin, forms.ModelForm):
 
 
 @admin.register(Source)
-class SourceAdmin(LinksSavedByServicesMixin, admin.ModelAdmin):
+class SourceAdmin(NulSafeSearchMixin, LinksSavedByServicesMixin, admin.ModelAdmin):
     form = SourceAdminForm
     list_display = ["name", "weights_display", "waiting_display", "strategy", "affinity"]
     search_fields = ["name"]
@@ -565,7 +583,7 @@ def _normalised(term: str) -> str | None:
 
 
 @admin.register(Lead)
-class LeadAdmin(admin.ModelAdmin):
+class LeadAdmin(NulSafeSearchMixin, admin.ModelAdmin):
     list_display = ["external_id", "created_at", "contacts_link"]
     search_fields = ["external_id"]
     search_help_text = _("External id, as the bots send it: case and surrounding spaces do not matter.")
@@ -672,7 +690,7 @@ class ContactActionForm(helpers.ActionForm):
 
 
 @admin.register(Contact)
-class ContactAdmin(admin.ModelAdmin):
+class ContactAdmin(NulSafeSearchMixin, admin.ModelAdmin):
     list_display = ["id", "lead", "source", "operator_display", "status", "created_at", "closed_at"]
     list_display_links = ["id", "lead"]
     list_filter = ["status", WaitingFilter, "source", "operator", "unassigned_reason"]
@@ -978,7 +996,7 @@ def _plain(value) -> str:
 
 
 @admin.register(RoutingChange)
-class RoutingChangeAdmin(admin.ModelAdmin):
+class RoutingChangeAdmin(NulSafeSearchMixin, admin.ModelAdmin):
     """Who changed which operator, source or weight, and when. Read-only: history."""
 
     list_display = ["created_at", "actor_name", "action", "object_type", "object_id", "object_repr", "changes"]
@@ -997,7 +1015,7 @@ class RoutingChangeAdmin(admin.ModelAdmin):
 
 
 @admin.register(BotSource)
-class BotSourceAdmin(admin.ModelAdmin):
+class BotSourceAdmin(NulSafeSearchMixin, admin.ModelAdmin):
     """Bots bound to sources. A bot with no binding may post to every source."""
 
     list_display = ["user", "source", "created_at"]
@@ -1008,7 +1026,7 @@ class BotSourceAdmin(admin.ModelAdmin):
 
 
 @admin.register(IdempotencyKey)
-class IdempotencyKeyAdmin(admin.ModelAdmin):
+class IdempotencyKeyAdmin(NulSafeSearchMixin, admin.ModelAdmin):
     list_display = ["key", "user", "response_status", "contact", "created_at"]
     search_fields = ["key", "user__username"]
     readonly_fields = ["user", "key", "fingerprint", "response_status", "response_body", "contact", "created_at"]
@@ -1023,7 +1041,7 @@ admin.site.unregister(AuthToken)
 
 
 @admin.register(AuthToken)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(NulSafeSearchMixin, admin.ModelAdmin):
     list_display = ["token_key", "user", "created", "expiry"]
     list_select_related = ["user"]
     search_fields = ["token_key", "user__username"]

@@ -542,3 +542,14 @@ def test_changelist_query_count_does_not_grow_with_rows(admin_client, rng, url, 
     assert count() == small
     with django_assert_num_queries(CHANGELISTS[url]):
         admin_client.get(url)
+
+
+def test_nul_in_admin_search_and_autocomplete_is_not_a_500(client, django_user_model):
+    admin_user = django_user_model.objects.create_superuser("nul-admin", password="pw-12345678")
+    client.force_login(admin_user)
+    r = client.get(
+        "/admin/autocomplete/", {"app_label": "crm", "model_name": "contact", "field_name": "operator", "term": "\x00"}
+    )
+    assert r.status_code == 200
+    r = client.get("/admin/crm/operator/", {"q": "iv\x00an"})
+    assert r.status_code == 200

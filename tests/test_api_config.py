@@ -295,3 +295,17 @@ def test_link_put_is_not_offered(staff_client):
     link = OperatorSourceFactory()
     r = staff_client.put(f"/api/v1/operator-sources/{link.pk}", {"weight": 1}, format="json")
     assert r.status_code == 405
+
+
+def test_deadlock_from_the_database_is_a_409_not_a_500():
+    from django.db import OperationalError
+
+    from crm.api.exceptions import exception_handler
+
+    class DeadlockError(Exception):
+        sqlstate = "40P01"
+
+    error = OperationalError("deadlock detected")
+    error.__cause__ = DeadlockError()
+    response = exception_handler(error, {})
+    assert response.status_code == 409 and response.data["code"] == "retry"

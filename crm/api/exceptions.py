@@ -2,7 +2,7 @@
 
 import logging
 
-from django.db import IntegrityError
+from django.db import IntegrityError, OperationalError
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -10,6 +10,9 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from crm.errors import DomainError
 
 logger = logging.getLogger(__name__)
+
+# PostgreSQL: deadlock_detected, serialization_failure.
+RETRYABLE_SQLSTATES = {"40P01", "40001"}
 
 
 def exception_handler(exc, context):
@@ -25,6 +28,14 @@ def exception_handler(exc, context):
         logger.warning("integrity error turned into 409: %s", exc)
         return Response(
             {"detail": "The request conflicts with the current data; nothing was changed.", "code": "conflict"},
+            status=status.HTTP_409_CONFLICT,
+        )
+    if isinstance(exc, OperationalError) and getattr(exc.__cause__, "sqlstate", None) in RETRYABLE_SQLSTATES:
+        # A deadlock or serialization failure: the lock order is meant to make these
+        # impossible, but if one happens the transaction was rolled back and a retry is safe.
+        logger.error("retryable database error turned into 409: %s", exc)
+        return Response(
+            {"detail": "A concurrent change got in the way; nothing was changed. Retry the request.", "code": "retry"},
             status=status.HTTP_409_CONFLICT,
         )
     return drf_exception_handler(exc, context)

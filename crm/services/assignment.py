@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -295,6 +296,30 @@ class RoutingContext:
 def sources_served_by(operator_id: int) -> list[int]:
     """Sources an operator is linked to: where his freed capacity can be used."""
     return list(OperatorSource.objects.filter(operator_id=operator_id).values_list("source_id", flat=True))
+
+
+def lock_serving(
+    *, operator_ids: Iterable[int | None], source_ids: Iterable[int] = (), extra_operator_ids: Iterable[int | None] = ()
+) -> tuple[RoutingContext, list[int]]:
+    """Lock `operator_ids`, every source they serve (plus `source_ids`) and those sources'
+    operators (plus `extra_operator_ids`); return the context and the sources.
+
+    The sources are read before the lock, so a link created in between would leave its
+    source out. Read them again once locked: if the set grew, roll back to a savepoint
+    (which releases the row locks taken after it) and lock the larger set, so the global
+    lock order still holds. Must run inside transaction.atomic()."""
+    operator_ids = [op for op in operator_ids if op is not None]
+    wanted = set(source_ids)
+    while True:
+        served = sorted(wanted.union(*(sources_served_by(op) for op in operator_ids)))
+        savepoint = transaction.savepoint()
+        ctx = RoutingContext.lock(source_ids=served, operator_ids=[*operator_ids, *extra_operator_ids])
+        now_served = wanted.union(*(sources_served_by(op) for op in operator_ids))
+        if now_served <= set(served):
+            transaction.savepoint_commit(savepoint)
+            return ctx, served
+        transaction.savepoint_rollback(savepoint)
+        wanted |= now_served
 
 
 def smooth_round_restart(*, source_ids: Iterable[int], ctx: RoutingContext | None = None) -> None:

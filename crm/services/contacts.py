@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from crm.errors import ConflictError, DomainError, NotFoundError
 from crm.models import Contact, Operator
-from crm.services.assignment import Decision, RoutingContext, sources_served_by
+from crm.services.assignment import Decision, RoutingContext, lock_serving
 from crm.services.queue import queue_drain
 
 
@@ -29,10 +29,9 @@ def contact_close(*, contact_id: int, rng: random.Random | None = None) -> Conta
             return contact
         operator_id = contact.operator_id
         with transaction.atomic():
-            served = sources_served_by(operator_id) if operator_id else []
             # Lock order: the operators (of every source the freed room can serve) first,
             # then the contact, by the conditional UPDATE below.
-            ctx = RoutingContext.lock(source_ids=served, operator_ids=[operator_id]) if operator_id else None
+            ctx, served = lock_serving(operator_ids=[operator_id]) if operator_id else (None, [])
             closed_at = timezone.now()
             # Conditional on the state read above: if a concurrent close or reassignment got
             # there first, nothing is updated and we look again.
@@ -65,8 +64,9 @@ def contact_reassign(*, contact_id: int, operator_id: int | None = None, rng: ra
         if operator_id is not None and not Operator.objects.filter(pk=operator_id).exists():
             raise NotFoundError(f"Operator {operator_id} does not exist.", field="operator_id")
         with transaction.atomic():
-            served = sources_served_by(old) if old else []
-            ctx = RoutingContext.lock(source_ids=[contact.source_id, *served], operator_ids=[old, operator_id])
+            ctx, served = lock_serving(
+                operator_ids=[old], source_ids=[contact.source_id], extra_operator_ids=[operator_id]
+            )
             if operator_id is not None:
                 decision = _manual_decision(ctx, contact, operator_id)
             else:

@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 
 from crm.errors import ConflictError, DomainError, NotFoundError
 from crm.models import Contact, Operator, OperatorSource, Source
-from crm.services.assignment import RoutingContext, smooth_round_restart, sources_served_by
+from crm.services.assignment import RoutingContext, lock_serving, smooth_round_restart
 from crm.services.queue import queue_drain
 from crm.services.routing_history import routing_change_record, routing_snapshot
 
@@ -61,23 +61,20 @@ def operator_update(
     """
     if redistribute and is_active is not False:
         raise DomainError("redistribute is only possible when deactivating (is_active: false).", field="redistribute")
-    served = sources_served_by(operator_id)
+    returning_from: list[int] = []
     if redistribute:
         # His contacts may come from sources he no longer serves; their queues get them back.
         # (No new ones can appear there meanwhile: only linked sources route to him.)
-        served = sorted(
-            set(served)
-            | set(
-                Contact.objects.filter(operator_id=operator_id, status=Contact.Status.OPEN)
-                .order_by()
-                .values_list("source_id", flat=True)
-                .distinct()
-            )
+        returning_from = list(
+            Contact.objects.filter(operator_id=operator_id, status=Contact.Status.OPEN)
+            .order_by()
+            .values_list("source_id", flat=True)
+            .distinct()
         )
     with transaction.atomic():
         # Lock the operator and every operator of his sources: an intake may be adding to
         # their loads right now, and the queue drain below decides on all of them.
-        ctx = RoutingContext.lock(source_ids=served, operator_ids=[operator_id])
+        ctx, served = lock_serving(operator_ids=[operator_id], source_ids=returning_from)
         operator = ctx.operators.get(operator_id)
         if operator is None:
             raise NotFoundError(f"Operator {operator_id} does not exist.")
