@@ -20,12 +20,12 @@ pytestmark = pytest.mark.django_db
 TRANSACTION_CONTROL = re.compile(r"^\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE SAVEPOINT)\b", re.I)
 
 # token + user, with the add_contact permission and "bound to sources?" folded in (1), lead
-# lookup (1), lead insert (1), operator rows locked (1), their links and the source read after
-# the lock (1), contact insert (1), operator load (1). A bot bound to sources adds its binding
-# lookup (1).
-INTAKE_NEW_LEAD = 7
+# lookup (1), lead insert (1), operator rows locked with their links and the source (1),
+# contact insert (1), operator load (1). A bot bound to sources adds its binding lookup (1); a
+# smooth source, or a contact about to wait, a fresh read of the links (1).
+INTAKE_NEW_LEAD = 6
 # The lead exists: no insert.
-INTAKE_KNOWN_LEAD = 6
+INTAKE_KNOWN_LEAD = 5
 
 
 def _statements(captured: CaptureQueriesContext) -> list[str]:

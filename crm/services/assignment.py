@@ -170,34 +170,44 @@ class RoutingContext:
 
     @classmethod
     def lock_for_source(cls, source_id: int) -> RoutingContext | None:
-        """The intake's lock, in two statements. First the operator rows linked to the source
-        (FOR NO KEY UPDATE OF operator: it serialises everything that changes these operators'
-        load, while inserts that merely reference an operator go on; a row updated while we
-        waited comes back in its new version). Then the links and the source, read after the
-        lock: every writer of a link holds its source's operator locks, so this fresh read
-        sees the weights and smooth counts as the last lock holder left them. (Read in the
-        same statement, they would come from the snapshot taken before the wait.)
+        """The intake's one-statement lock: the source's links joined with their operators
+        and the source, locking the operator rows (FOR NO KEY UPDATE OF operator: it
+        serialises everything that changes these operators' load, while inserts that merely
+        reference an operator go on). A locked row that changed while we waited comes back
+        in its new version; the links do not: they are read from the snapshot taken before
+        the wait. Loads are what the capacity rule needs, so they are always fresh; where
+        the links matter, the intake calls `refresh_links` (see contact_register).
         None when the source does not exist."""
-        operators = {
-            op.pk: op
-            for op in Operator.objects.filter(links__source_id=source_id)
-            .order_by("id")
-            .select_for_update(of=("self",), no_key=True)
-        }
         links = list(
-            OperatorSource.objects.filter(source_id=source_id, operator_id__in=list(operators))
-            .select_related("source")
+            OperatorSource.objects.filter(source_id=source_id)
+            .select_related("operator", "source")
+            .select_for_update(of=("operator",), no_key=True)
             .order_by("operator_id")
         )
-        for link in links:
-            link.operator = operators[link.operator_id]
         if links:
             source = links[0].source
         else:
             source = Source.objects.filter(pk=source_id).first()
             if source is None:
                 return None
-        return cls(operators=operators, links={source_id: links}, sources={source_id: source})
+        return cls(
+            operators={link.operator_id: link.operator for link in links},
+            links={source_id: links},
+            sources={source_id: source},
+        )
+
+    def refresh_links(self, source_id: int) -> None:
+        """Read the source's links again, after the lock: every writer of a link holds the
+        source's operator locks, so this read sees the weights and smooth counts the last
+        lock holder left. Links of operators we have not locked (created meanwhile) stay out."""
+        links = list(
+            OperatorSource.objects.filter(source_id=source_id, operator_id__in=list(self.operators)).order_by(
+                "operator_id"
+            )
+        )
+        for link in links:
+            link.operator = self.operators[link.operator_id]
+        self.links[source_id] = links
 
     @classmethod
     def lock(cls, *, source_ids: Iterable[int], operator_ids: Iterable[int] = ()) -> RoutingContext:

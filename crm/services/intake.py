@@ -5,7 +5,7 @@ import random
 from django.db import transaction
 
 from crm.errors import NotFoundError
-from crm.models import Contact
+from crm.models import Contact, Source
 from crm.services.assignment import RoutingContext
 from crm.services.leads import lead_get_or_create, lead_normalise_external_id
 
@@ -31,7 +31,17 @@ def contact_register(
         if ctx is None:
             # Rolls back the lead created above.
             raise NotFoundError(f"Source {source_id} does not exist.", field="source_id")
-        decision = ctx.decide(source_id, rng=rng, lead_id=None if created else lead.pk)
+        lead_id = None if created else lead.pk
+        if ctx.sources[source_id].strategy == Source.Strategy.SMOOTH:
+            # Smooth counts change with every contact: read them as the last intake left them.
+            ctx.refresh_links(source_id)
+        decision = ctx.decide(source_id, rng=rng, lead_id=lead_id)
+        if decision.operator_id is None and ctx.links[source_id]:
+            # About to make it wait: make sure no weight was raised from 0 while we waited for
+            # the lock (its drain ran before this contact existed). Weighted random choices
+            # otherwise use the weights in force when the request's lock statement began.
+            ctx.refresh_links(source_id)
+            decision = ctx.decide(source_id, rng=rng, lead_id=lead_id)
         contact = Contact.objects.create(
             lead=lead,
             source_id=source_id,
