@@ -152,10 +152,16 @@ class AssignmentRecordSerializer(serializers.Serializer):
 
 
 class ContactDetailSerializer(ContactSerializer):
+    """A contact with the decision that put it where it is (`assignment`; null for bots)."""
+
     assignment = serializers.SerializerMethodField()
 
     @extend_schema_field(AssignmentRecordSerializer(allow_null=True))
     def get_assignment(self, contact):
+        request = self.context.get("request")
+        if request is not None and not request.user.is_staff:
+            # Bots never see the decision record: it names operators, weights and loads.
+            return None
         return contact.assignment or None
 
 
