@@ -1,8 +1,9 @@
 """Reads that are more than one line of ORM."""
 
-from django.db.models import Count, Q
+from django.db.models import Count, Min, Q
+from django.utils import timezone
 
-from crm.models import Contact, Lead, Operator
+from crm.models import Contact, Lead, Operator, OperatorSource, Source
 
 LEAD_RECENT_CONTACTS = 100
 
@@ -46,11 +47,6 @@ def distribution_stats(*, source_id: int | None = None, since=None, now=None) ->
     Operators that received contacts in the window but are no longer linked are listed with
     weight 0 so that actual shares add up.
     """
-    from django.db.models import Min
-    from django.utils import timezone
-
-    from crm.models import OperatorSource, Source
-
     now = now or timezone.now()
     sources = Source.objects.order_by("id")
     if source_id is not None:

@@ -41,7 +41,6 @@ class Candidate:
     load: int
     max_load: int
     smooth_count: int = 0
-    link_id: int | None = None
 
     @property
     def exclusion(self) -> str | None:
@@ -242,7 +241,6 @@ class RoutingContext:
                 load=self.load(link.operator_id),
                 max_load=link.operator.max_load,
                 smooth_count=link.smooth_count + self.smooth_delta[link.pk],
-                link_id=link.pk,
             )
             for link in self.links.get(source_id, [])
         ]

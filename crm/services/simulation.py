@@ -36,7 +36,6 @@ def routing_simulate(
             load=link.operator.open_load,
             max_load=link.operator.max_load,
             smooth_count=link.smooth_count,
-            link_id=link.pk,
         )
         for link in links
     ]
