@@ -2,8 +2,10 @@
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema as OpenApiAutoSchema
-from drf_spectacular.plumbing import ResolvedComponent
+from drf_spectacular.plumbing import ResolvedComponent, force_instance
 from rest_framework import serializers
+
+from crm.api.serializers import StrictFieldsMixin
 
 
 class TokenAuthenticationScheme(OpenApiAuthenticationExtension):
@@ -30,7 +32,8 @@ ERROR_SCHEMA = {
     "additionalProperties": {"type": "array", "items": {"type": "string"}},
 }
 ERROR_DESCRIPTIONS = {
-    "400": "Bad input: the body, a parameter or a filter; the JSON body names what is wrong. (A request "
+    "400": "Bad input: the body, a parameter or a filter; the JSON body names what is wrong, each field at "
+    'fault with its messages (an unknown field too: `{"phone": ["Unknown field."]}`). (A request '
     "line or header over the server's limits is refused by gunicorn with an HTML page.)",
     "401": "No key, or a revoked or unknown key.",
     "403": "Authenticated, but not allowed (bots: anything but their own contacts).",
@@ -74,6 +77,12 @@ class AutoSchema(OpenApiAutoSchema):
             # its own HTML page (gunicorn.conf.py sets the limits).
             responses["400"]["content"].setdefault("text/html", {"schema": {"type": "string"}})
         return responses
+
+    def _map_basic_serializer(self, serializer, direction):
+        schema = super()._map_basic_serializer(serializer, direction)
+        if direction == "request" and isinstance(force_instance(serializer), StrictFieldsMixin):
+            schema["additionalProperties"] = False  # any other key is a 400 naming it
+        return schema
 
     def _map_serializer_field(self, field, direction, bypass_extensions=False):
         schema = super()._map_serializer_field(field, direction, bypass_extensions)

@@ -165,11 +165,12 @@ class ContactViewSet(mixins.CreateModelMixin, _ListRetrieve):
         intake_log(user=request.user, body=response.data, key=key, replayed=replayed, started=started)
         return response
 
-    @extend_schema(request=None, responses={200: s.ContactDetailSerializer})
+    @extend_schema(request=s.EmptyBodySerializer, responses={200: s.ContactDetailSerializer})
     @action(detail=True, methods=["post"], permission_classes=[StaffChangePermissions])
     def close(self, request, pk=None):
         """Close an open contact and free its operator's capacity (closing twice is harmless)."""
         self.get_object()  # 404 for an unknown id, before any write
+        s.EmptyBodySerializer(data=request.data).is_valid(raise_exception=True)
         contact = contact_close(contact_id=int(pk))
         return Response(s.ContactDetailSerializer(Contact.objects.select_related("lead").get(pk=contact.pk)).data)
 
