@@ -8,7 +8,6 @@ both paths are given). Without them the tests skip, unless REQUIRE_BROWSER_TESTS
 
 import os
 import shutil
-import socket
 import tempfile
 from pathlib import Path
 
@@ -34,21 +33,27 @@ CHROMIUM_FLAGS = [
 LIVE_SERVER_PORTS = range(8400, 8500)
 
 
-def _free_port() -> int:
-    for port in LIVE_SERVER_PORTS:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+@pytest.fixture(scope="session")
+def live_server(request):
+    """pytest-django's live server on the first port of our range that binds. The bind itself is
+    the check: a port merely probed free at start-up can be taken by another test run (other
+    suites run beside this one) before the server starts, minutes later."""
+    from pytest_django.live_server_helper import LiveServer
+
+    addr = request.config.getvalue("liveserver") or os.environ.get("DJANGO_LIVE_TEST_SERVER_ADDRESS")
+    if addr:
+        server = LiveServer(addr)
+    else:
+        for port in LIVE_SERVER_PORTS:
             try:
-                probe.bind(("127.0.0.1", port))
+                server = LiveServer(f"127.0.0.1:{port}")
+                break
             except OSError:
                 continue
-            return port
-    raise RuntimeError("no free port in 8400-8499 for the live server")
-
-
-def pytest_configure(config):
-    # pytest-django's live_server reads this when it starts; a fixed port in our range.
-    if not config.getoption("liveserver", default=None) and not os.environ.get("DJANGO_LIVE_TEST_SERVER_ADDRESS"):
-        os.environ["DJANGO_LIVE_TEST_SERVER_ADDRESS"] = f"127.0.0.1:{_free_port()}"
+        else:
+            raise RuntimeError("no free port in 8400-8499 for the live server")
+    yield server
+    server.stop()
 
 
 def _missing() -> str | None:
