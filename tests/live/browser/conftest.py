@@ -35,25 +35,20 @@ LIVE_SERVER_PORTS = range(8400, 8500)
 
 @pytest.fixture(scope="session")
 def live_server(request):
-    """pytest-django's live server on the first port of our range that binds. The bind itself is
-    the check: a port merely probed free at start-up can be taken by another test run (other
-    suites run beside this one) before the server starts, minutes later."""
+    """pytest-django's live server on the first port of our range that is free when it starts.
+    Choosing the port at start-up rather than at collection matters on a shared machine:
+    another suite may take a port in the minutes between the two."""
     from pytest_django.live_server_helper import LiveServer
 
-    addr = request.config.getvalue("liveserver") or os.environ.get("DJANGO_LIVE_TEST_SERVER_ADDRESS")
-    if addr:
-        server = LiveServer(addr)
-    else:
-        for port in LIVE_SERVER_PORTS:
-            try:
-                server = LiveServer(f"127.0.0.1:{port}")
-                break
-            except OSError:
-                continue
-        else:
-            raise RuntimeError("no free port in 8400-8499 for the live server")
-    yield server
-    server.stop()
+    for port in LIVE_SERVER_PORTS:
+        try:
+            server = LiveServer(f"127.0.0.1:{port}")
+        except OSError:
+            continue  # taken meanwhile: the next one
+        yield server
+        server.stop()
+        return
+    raise RuntimeError("no free port in 8400-8499 for the live server")
 
 
 def _missing() -> str | None:
