@@ -31,6 +31,13 @@ ERROR_SCHEMA = {
     "properties": {"detail": {"type": "string"}, "code": {"type": "string"}},
     "additionalProperties": {"type": "array", "items": {"type": "string"}},
 }
+OBJECT_ID_SCHEMA = {
+    "type": "object",
+    "description": "The answer to a write for a caller who may not read the object: its id only.",
+    "properties": {"id": {"type": "integer", "minimum": 1}},
+    "required": ["id"],
+    "additionalProperties": False,
+}
 ERROR_DESCRIPTIONS = {
     "400": "Bad input: the body, a parameter or a filter; the JSON body names what is wrong, each field at "
     'fault with its messages (an unknown field too: `{"phone": ["Unknown field."]}`). (A request '
@@ -72,11 +79,29 @@ class AutoSchema(OpenApiAutoSchema):
                 code,
                 {"content": {"application/json": {"schema": component.ref}}, "description": ERROR_DESCRIPTIONS[code]},
             )
+        if self.method in ("POST", "PUT", "PATCH") and hasattr(self.view, "caller_may_read"):
+            self._answer_what_caller_may_read(responses)
         if "400" in responses and "content" in responses["400"]:
             # gunicorn refuses an over-long request line or header itself, before Django, with
             # its own HTML page (gunicorn.conf.py sets the limits).
             responses["400"]["content"].setdefault("text/html", {"schema": {"type": "string"}})
         return responses
+
+    def _answer_what_caller_may_read(self, responses) -> None:
+        """A write's answer is the object, or `{"id"}` only for a caller who may change but
+        not read it (crm.api.views.AnswerWhatCallerMayRead): document both shapes."""
+        reference = ResolvedComponent(
+            name="ObjectId", type=ResolvedComponent.SCHEMA, object="ObjectId", schema=OBJECT_ID_SCHEMA
+        )
+        self.registry.register_on_missing(reference)
+        for code in ("200", "201"):
+            content = responses.get(code, {}).get("content", {}).get("application/json")
+            if content and "$ref" in content.get("schema", {}):
+                content["schema"] = {"oneOf": [content["schema"], reference.ref]}
+                responses[code]["description"] = (
+                    responses[code].get("description", "")
+                    + " A caller who may make this change but not read the object gets only its id."
+                ).strip()
 
     def _map_basic_serializer(self, serializer, direction):
         schema = super()._map_basic_serializer(serializer, direction)

@@ -12,7 +12,13 @@ from crm.api import idempotency
 from crm.api import serializers as s
 from crm.api.filters import ContactFilter, LeadFilter, OperatorSourceFilter
 from crm.api.intake_log import intake_log
-from crm.api.permissions import CanReadContacts, CanRegisterContacts, StaffChangePermissions, StaffModelPermissions
+from crm.api.permissions import (
+    CanReadContacts,
+    CanRegisterContacts,
+    StaffChangePermissions,
+    StaffModelPermissions,
+    can_read,
+)
 from crm.models import ID_PATH_REGEX, Contact, Lead, Operator, OperatorSource, Source
 from crm.selectors import distribution_stats, lead_get_with_recent_contacts
 from crm.services import routing_config
@@ -20,7 +26,28 @@ from crm.services.contacts import contact_close, contact_reassign
 from crm.services.intake import contact_register
 
 
-class _ListRetrieve(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class AnswerWhatCallerMayRead:
+    """A write answers with the object only to a caller who may read it. Changing and reading
+    are separate permissions: staff may hold `change_contact` without `view_contact`, and
+    the detail of a contact names operators, weights and loads. Such a caller gets the same
+    status with `{"id": N}` only (enough to refer to the row; the schema documents both)."""
+
+    def caller_may_read(self, request) -> bool:
+        return can_read(request.user, self.queryset.model)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        if (
+            request.method in ("POST", "PUT", "PATCH")
+            and response.status_code in (200, 201)
+            and isinstance(response.data, dict)
+            and "id" in response.data
+            and not self.caller_may_read(request)
+        ):
+            response.data = {"id": response.data["id"]}
+        return super().finalize_response(request, response, *args, **kwargs)
+
+
+class _ListRetrieve(AnswerWhatCallerMayRead, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     permission_classes = [StaffModelPermissions]
     lookup_value_regex = ID_PATH_REGEX
     throttle_scope = "api"
@@ -125,6 +152,10 @@ class ContactViewSet(mixins.CreateModelMixin, _ListRetrieve):
         if self.action in ("list", "retrieve"):
             return [CanReadContacts()]
         return super().get_permissions()
+
+    def caller_may_read(self, request) -> bool:
+        # A bot reads the contacts it registered, and a bot's only write is registering one.
+        return CanReadContacts().has_permission(request, self)
 
     def get_queryset(self):
         queryset = super().get_queryset()
