@@ -6,7 +6,6 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from crm.api.fields import StrictBooleanField, StrictCharField, StrictIntegerField
-from crm.api.params import reject_repeated_or_empty
 from crm.models import (
     EXTERNAL_ID_MAX_LENGTH,
     MAX_CAPACITY,
@@ -221,18 +220,14 @@ class ContactReassignSerializer(StrictSerializer):
 
 
 class DistributionQuerySerializer(serializers.Serializer):
+    """Query parameters of the statistics (an unknown, repeated or empty one is a 400 before
+    this runs: crm.api.views.StrictQueryParameters)."""
+
     # A query parameter arrives as text: DRF's lenient IntegerField, not the strict IdField.
     source = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False, help_text="Only this source id.")
     since = serializers.DateTimeField(
         required=False, help_text="Count contacts created at or after this ISO-8601 time (default: all time)."
     )
-
-    def to_internal_value(self, data):
-        # DRF would drop an empty parameter and keep the last of twins.
-        errors = reject_repeated_or_empty(data, self.fields)
-        if errors:
-            raise serializers.ValidationError(errors)
-        return super().to_internal_value(data)
 
 
 class OperatorShareSerializer(serializers.Serializer):

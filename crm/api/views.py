@@ -6,12 +6,14 @@ from django.http import Http404
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from crm.api import idempotency
 from crm.api import serializers as s
 from crm.api.filters import ContactFilter, LeadFilter, OperatorSourceFilter
 from crm.api.intake_log import intake_log
+from crm.api.params import query_parameter_errors
 from crm.api.permissions import (
     CanReadContacts,
     CanRegisterContacts,
@@ -47,7 +49,40 @@ class AnswerWhatCallerMayRead:
         return super().finalize_response(request, response, *args, **kwargs)
 
 
-class _ListRetrieve(AnswerWhatCallerMayRead, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class StrictQueryParameters:
+    """Every operation knows its query parameters: a list its filters and the cursor
+    pagination's, the statistics its `query_serializer_class`' fields; anything else, and any
+    parameter repeated or empty, is a 400 naming it (crm.api.params), after authentication
+    and permissions (an anonymous caller hears 401 first)."""
+
+    query_serializer_class = None
+
+    def known_query_parameters(self) -> set[str]:
+        known: set[str] = set()
+        if self.query_serializer_class is not None:
+            known |= set(self.query_serializer_class().fields)
+        if getattr(self, "action", None) == "list":
+            filterset_class = getattr(self, "filterset_class", None)
+            if filterset_class is not None:
+                known |= set(filterset_class.base_filters)
+            if self.paginator is not None:
+                known |= {self.paginator.cursor_query_param, self.paginator.page_size_query_param}
+        return known
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        errors = query_parameter_errors(request.query_params, self.known_query_parameters())
+        if errors:
+            raise ValidationError(errors)
+
+
+class _ListRetrieve(
+    StrictQueryParameters,
+    AnswerWhatCallerMayRead,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
     permission_classes = [StaffModelPermissions]
     lookup_value_regex = ID_PATH_REGEX
     throttle_scope = "api"
@@ -237,7 +272,7 @@ class LeadViewSet(_ListRetrieve):
         return lead
 
 
-class DistributionViewSet(viewsets.GenericViewSet):
+class DistributionViewSet(StrictQueryParameters, viewsets.GenericViewSet):
     """Routing statistics: per source and operator, the configured share (weight / sum of
     weights) against the actual share of contacts since `since`, open load and capacity,
     and the waiting queue (count, oldest wait)."""
@@ -246,6 +281,7 @@ class DistributionViewSet(viewsets.GenericViewSet):
     queryset = Contact.objects.none()  # for the model permission (crm.view_contact)
     pagination_class = None
     filter_backends = []
+    query_serializer_class = s.DistributionQuerySerializer
 
     @extend_schema(
         parameters=[s.DistributionQuerySerializer], responses={200: s.SourceDistributionSerializer(many=True)}
