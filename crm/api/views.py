@@ -3,13 +3,12 @@
 import time
 
 from django.http import Http404
-from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from crm.api import idempotency
+from crm.api import docs, idempotency
 from crm.api import serializers as s
 from crm.api.filters import ContactFilter, LeadFilter, OperatorSourceFilter
 from crm.api.intake_log import intake_log
@@ -71,6 +70,9 @@ class StrictQueryParameters:
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
+        method = request.method.lower()
+        if method not in self.http_method_names or not hasattr(self, method):
+            return  # the 405 comes first: the operation does not exist, nor do its parameters
         errors = query_parameter_errors(request.query_params, self.known_query_parameters())
         if errors:
             raise ValidationError(errors)
@@ -88,10 +90,7 @@ class _ListRetrieve(
     throttle_scope = "api"
 
 
-@extend_schema_view(
-    update=extend_schema(request=s.OperatorUpdateSerializer),
-    partial_update=extend_schema(request=s.OperatorUpdateSerializer),
-)
+@docs.operators
 class OperatorViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, _ListRetrieve):
     """Operators: who works contacts, whether they are active and how many open contacts
     they may hold (`max_load`). `current_load` is their open contacts now."""
@@ -114,10 +113,7 @@ class OperatorViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, _ListRet
         )
 
 
-@extend_schema_view(
-    update=extend_schema(request=s.SourceUpdateSerializer),
-    partial_update=extend_schema(request=s.SourceUpdateSerializer),
-)
+@docs.sources
 class SourceViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, _ListRetrieve):
     """Sources: the bots and channels contacts come through, and how each one routes."""
 
@@ -139,7 +135,7 @@ class SourceViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, _ListRetri
         )
 
 
-@extend_schema_view(partial_update=extend_schema(request=s.OperatorSourceUpdateSerializer))
+@docs.weights
 class OperatorSourceViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, mixins.DestroyModelMixin, _ListRetrieve):
     """Weights: an operator serves a source with a weight (0..1000, 0 = paused). The share of
     a source's contacts an eligible operator gets is weight / sum of eligible weights."""
@@ -168,6 +164,7 @@ class OperatorSourceViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, mi
         routing_config.link_delete(link_id=instance.pk, actor=self.request.user)
 
 
+@docs.contacts
 class ContactViewSet(mixins.CreateModelMixin, _ListRetrieve):
     """Contacts: one appeal of a lead through a source. Registering one (POST) assigns an
     operator at once, or keeps it waiting with `unassigned_reason` when nobody has room.
@@ -207,11 +204,6 @@ class ContactViewSet(mixins.CreateModelMixin, _ListRetrieve):
             return s.ContactSerializer
         return s.ContactDetailSerializer
 
-    @extend_schema(
-        request=s.ContactCreateSerializer,
-        responses={201: s.ContactSerializer},
-        parameters=[idempotency.KEY_PARAMETER, idempotency.REPLAYED_PARAMETER],
-    )
     def create(self, request, *args, **kwargs):
         started = time.monotonic()
         key = idempotency.request_idempotency_key(request)
@@ -231,7 +223,6 @@ class ContactViewSet(mixins.CreateModelMixin, _ListRetrieve):
         intake_log(user=request.user, body=response.data, key=key, replayed=replayed, started=started)
         return response
 
-    @extend_schema(request=s.EmptyBodySerializer, responses={200: s.ContactDetailSerializer})
     @action(detail=True, methods=["post"], permission_classes=[StaffChangePermissions])
     def close(self, request, pk=None):
         """Close an open contact and free its operator's capacity (closing twice is harmless)."""
@@ -240,7 +231,6 @@ class ContactViewSet(mixins.CreateModelMixin, _ListRetrieve):
         contact = contact_close(contact_id=int(pk))
         return Response(s.ContactDetailSerializer(Contact.objects.select_related("lead").get(pk=contact.pk)).data)
 
-    @extend_schema(request=s.ContactReassignSerializer, responses={200: s.ContactDetailSerializer})
     @action(detail=True, methods=["post"], permission_classes=[StaffChangePermissions])
     def reassign(self, request, pk=None):
         """Move an open contact to a given operator, or (empty body) route it again among the
@@ -253,6 +243,7 @@ class ContactViewSet(mixins.CreateModelMixin, _ListRetrieve):
         return Response(s.ContactDetailSerializer(contact).data)
 
 
+@docs.leads
 class LeadViewSet(_ListRetrieve):
     """Leads: end clients, one per normalised external id. The detail shows their contacts."""
 
@@ -272,6 +263,7 @@ class LeadViewSet(_ListRetrieve):
         return lead
 
 
+@docs.statistics
 class DistributionViewSet(StrictQueryParameters, viewsets.GenericViewSet):
     """Routing statistics: per source and operator, the configured share (weight / sum of
     weights) against the actual share of contacts since `since`, open load and capacity,
@@ -283,9 +275,6 @@ class DistributionViewSet(StrictQueryParameters, viewsets.GenericViewSet):
     filter_backends = []
     query_serializer_class = s.DistributionQuerySerializer
 
-    @extend_schema(
-        parameters=[s.DistributionQuerySerializer], responses={200: s.SourceDistributionSerializer(many=True)}
-    )
     def list(self, request):
         query = s.DistributionQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)

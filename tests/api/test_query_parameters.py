@@ -55,3 +55,8 @@ def test_write_with_query_parameter_is_400_and_writes_nothing(bot_client):
     )
     assert r.status_code == 400 and r.json() == {"source_id": ["Unknown query parameter."]}
     assert not src.contacts.exists()
+
+
+def test_undeclared_method_is_405_whatever_the_parameters(staff_client):
+    r = staff_client.put("/api/v1/leads/?cursor=&page_size=1", {}, format="json")
+    assert r.status_code == 405
