@@ -7,6 +7,7 @@ from rest_framework import serializers
 
 from crm.api.docs import RESOURCE_TAGS
 from crm.api.serializers import StrictFieldsMixin
+from crm.models import MAX_PATH_ID
 
 
 class TokenAuthenticationScheme(OpenApiAuthenticationExtension):
@@ -86,6 +87,16 @@ class AutoSchema(OpenApiAutoSchema):
     operations grouped by resource (crm.api.docs), every error status an operation can
     answer, with the one error body shape and examples; and, for request strings, the rule
     "no NUL, not blank" that DRF and the services enforce."""
+
+    def _resolve_path_parameters(self, variables):
+        # An id in a path is a number (crm.models.ID_PATH_REGEX: up to 18 digits); say so, rather
+        # than "a string of digits", so clients and generated tests send the ids that exist.
+        parameters = super()._resolve_path_parameters(variables)
+        for parameter in parameters:
+            if parameter["name"] in ("id", "pk"):
+                parameter["schema"] = {"type": "integer", "minimum": 1, "maximum": MAX_PATH_ID}
+                parameter.setdefault("description", "The object's id.")
+        return parameters
 
     def get_tags(self) -> list[str]:
         return [RESOURCE_TAGS.get(getattr(self.view, "basename", ""), "api")]
