@@ -1,4 +1,4 @@
-"""Issue 4 over HTTP: source settings, reassign, redistribute, the decision record, stats."""
+"""Routing over HTTP: source settings, reassign, redistribute, the decision record, stats."""
 
 from datetime import timedelta
 
