@@ -136,8 +136,8 @@ contacts = extend_schema_view(
     retrieve=extend_schema(
         summary="Get a contact",
         description="One contact with `assignment`, the decision that put it where it is: strategy, "
-        "affinity, every candidate with weight, load and why he was left out. Bots get their own "
-        "contacts, with `assignment: null`.",
+        "affinity, every candidate with weight, load and why he was left out; `null` for callers who "
+        "may not read operators (`view_operator`), bots included. Bots get only their own contacts.",
     ),
     close=extend_schema(
         summary="Close a contact",

@@ -24,6 +24,7 @@ from crm.models import (
     SourceStrategy,
     UnassignedReason,
 )
+from crm.selectors import contact_decision_visible
 
 
 class StrictFieldsMixin:
@@ -192,16 +193,16 @@ class AssignmentRecordSerializer(serializers.Serializer):
 
 
 class ContactDetailSerializer(ContactSerializer):
-    """A contact with the decision that put it where it is (`assignment`; null for bots)."""
+    """A contact with the decision that put it where it is (`assignment`; null for callers who
+    may not read operators, bots included)."""
 
     assignment = serializers.SerializerMethodField()
 
     @extend_schema_field(AssignmentRecordSerializer(allow_null=True))
     def get_assignment(self, contact):
         request = self.context.get("request")
-        if request is not None and not request.user.is_staff:
-            # Bots never see the decision record: it names operators, weights and loads.
-            return None
+        if request is not None and not contact_decision_visible(user=request.user):
+            return None  # it names operators, weights and loads (crm.selectors)
         return contact.assignment or None
 
 

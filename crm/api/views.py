@@ -176,7 +176,8 @@ class ContactViewSet(mixins.CreateModelMixin, _ListRetrieve):
         self.get_object()  # 404 for an unknown id, before any write
         s.EmptyBodySerializer(data=request.data).is_valid(raise_exception=True)
         contact = contact_close(contact_id=int(pk))
-        return Response(s.ContactDetailSerializer(Contact.objects.select_related("lead").get(pk=contact.pk)).data)
+        contact = Contact.objects.select_related("lead").get(pk=contact.pk)
+        return Response(s.ContactDetailSerializer(contact, context=self.get_serializer_context()).data)
 
     @action(detail=True, methods=["post"], permission_classes=[StaffChangePermissions])
     def reassign(self, request, pk=None):
@@ -187,7 +188,7 @@ class ContactViewSet(mixins.CreateModelMixin, _ListRetrieve):
         body = s.ContactReassignSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         contact = contact_reassign(contact_id=int(pk), operator_id=body.validated_data.get("operator_id"))
-        return Response(s.ContactDetailSerializer(contact).data)
+        return Response(s.ContactDetailSerializer(contact, context=self.get_serializer_context()).data)
 
 
 @docs.leads
