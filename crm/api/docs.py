@@ -181,7 +181,7 @@ statistics = extend_schema_view(
         description="Per source and operator: the configured share (weight / sum of weights) against "
         "the actual share of the contacts created since `since` (default: all time), open load against "
         "capacity, and the waiting queue (count, oldest wait). A fixed number of queries whatever the "
-        "number of contacts. Staff with `view_contact`.",
+        "number of contacts. Staff with `view_contact` and `view_operator`.",
         parameters=[s.DistributionQuerySerializer],
         responses={200: OpenApiResponse(s.SourceDistributionSerializer(many=True), description="One row per source.")},
     ),

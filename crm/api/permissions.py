@@ -5,7 +5,7 @@ module reads them, so no service ever depends on how the caller was authenticate
 from rest_framework.permissions import BasePermission, DjangoModelPermissions
 
 from crm.errors import ForbiddenError
-from crm.models import BotSource, Source
+from crm.models import BotSource, Operator, Source
 
 
 class StaffModelPermissions(DjangoModelPermissions):
@@ -83,3 +83,10 @@ class StaffChangePermissions(StaffModelPermissions):
     """For POST verbs that change an existing row (close, reassign): `change_*`, not `add_*`."""
 
     perms_map = {**StaffModelPermissions.perms_map, "POST": ["%(app_label)s.change_%(model_name)s"]}
+
+
+class CanReadOperators(BasePermission):
+    """`view_operator` as well: for answers that name operators with their loads (statistics)."""
+
+    def has_permission(self, request, view):
+        return can_read(request.user, Operator)

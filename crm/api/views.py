@@ -14,6 +14,7 @@ from crm.api.intake_log import intake_log
 from crm.api.mixins import AnswerWhatCallerMayRead, StrictQueryParameters
 from crm.api.permissions import (
     CanReadContacts,
+    CanReadOperators,
     CanRegisterContacts,
     StaffChangePermissions,
     StaffModelPermissions,
@@ -217,8 +218,10 @@ class DistributionViewSet(StrictQueryParameters, viewsets.GenericViewSet):
     weights) against the actual share of contacts since `since`, open load and capacity,
     and the waiting queue (count, oldest wait)."""
 
-    permission_classes = [StaffModelPermissions]
-    queryset = Contact.objects.none()  # for the model permission (crm.view_contact)
+    # crm.view_contact (the model permission of the queryset), and view_operator: the rows
+    # name operators with their loads.
+    permission_classes = [StaffModelPermissions, CanReadOperators]
+    queryset = Contact.objects.none()
     pagination_class = None
     filter_backends = []
     query_serializer_class = s.DistributionQuerySerializer

@@ -83,3 +83,9 @@ def test_operator_change_without_view_answers_only_the_id():
 def test_operator_create_without_view_answers_only_the_id():
     r = _staff_with("add_operator").post("/api/v1/operators/", {"name": "ann"}, format="json")
     assert r.status_code == 201 and r.json() == {"id": Operator.objects.get(name="ann").pk}
+
+
+def test_statistics_need_view_operator_too():
+    OperatorSourceFactory()
+    assert _staff_with("view_contact").get("/api/v1/stats/distribution/").status_code == 403
+    assert _staff_with("view_contact", "view_operator").get("/api/v1/stats/distribution/").status_code == 200
