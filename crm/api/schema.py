@@ -98,6 +98,18 @@ class AutoSchema(OpenApiAutoSchema):
                 parameter.setdefault("description", "The object's id.")
         return parameters
 
+    def _get_filter_parameters(self):
+        # A filter whose schema is fixed by @extend_schema_field (the id filters) loses its
+        # help_text in drf-spectacular; give it back.
+        parameters = super()._get_filter_parameters()
+        filterset_class = getattr(self.view, "filterset_class", None)
+        filters = filterset_class.base_filters if filterset_class is not None else {}
+        for parameter in parameters:
+            help_text = getattr(filters.get(parameter["name"]), "extra", {}).get("help_text")
+            if help_text and not parameter.get("description"):
+                parameter["description"] = str(help_text)
+        return parameters
+
     def get_tags(self) -> list[str]:
         return [RESOURCE_TAGS.get(getattr(self.view, "basename", ""), "api")]
 

@@ -49,3 +49,9 @@ def test_token_scheme_is_documented(schema):
     token = schema["components"]["securitySchemes"]["tokenAuth"]
     assert token["type"] == "apiKey" and token["in"] == "header" and token["name"] == "Authorization"
     assert "Token <key>" in token["description"]
+
+
+def test_every_parameter_is_described(schema):
+    for method, path, operation in _operations(schema):
+        for parameter in operation.get("parameters", []):
+            assert parameter.get("description"), (method, path, parameter["name"])
