@@ -40,6 +40,7 @@ OBJECT_ID_SCHEMA = {
     "required": ["id"],
     "additionalProperties": False,
 }
+SUCCESS_DESCRIPTIONS = {"200": "OK.", "201": "Created.", "204": "Done; no body."}
 ERROR_DESCRIPTIONS = {
     "400": "Bad input: the body, a parameter or a filter; the JSON body names each field or parameter at "
     "fault with its messages, including a body field the operation does not accept and a query parameter "
@@ -141,6 +142,9 @@ class AutoSchema(OpenApiAutoSchema):
                     "description": ERROR_DESCRIPTIONS[code],
                 },
             )
+        for code, response in responses.items():
+            if code in SUCCESS_DESCRIPTIONS and not response.get("description"):
+                response["description"] = SUCCESS_DESCRIPTIONS[code]
         if self.method in ("POST", "PUT", "PATCH") and hasattr(self.view, "caller_may_read"):
             self._answer_what_caller_may_read(responses)
         if "400" in responses and "content" in responses["400"]:

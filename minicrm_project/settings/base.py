@@ -229,7 +229,7 @@ SPECTACULAR_SETTINGS = {
         "Anything else is a 400 whose body names each field or parameter at fault; nothing is "
         "written.\n\n"
         "**Answers.** Lists are cursor-paginated (follow `next`). A write answers with the object, or "
-        "with `{\"id\": N}` only when the caller may change but not read it. Errors share one shape "
+        'with `{"id": N}` only when the caller may change but not read it. Errors share one shape '
         "(see `Error`). Registering a contact accepts an `Idempotency-Key` for safe retries."
     ),
     "VERSION": "1.0.0",
