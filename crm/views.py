@@ -7,6 +7,8 @@ from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
+from crm.tasks import worker_health
+
 logger = logging.getLogger(__name__)
 
 
@@ -22,6 +24,20 @@ def healthz(request):
         logger.warning("healthz: database unavailable: %s", exc)
         return JsonResponse({"status": "unavailable"}, status=503)
     return JsonResponse({"status": "ok"})
+
+
+@never_cache
+@require_safe
+def healthz_worker(request):
+    """For monitoring the background worker: 200 while a worker has shown a heartbeat
+    recently, 503 otherwise; with the queue's state (waiting contacts, the oldest's age)."""
+    try:
+        health = worker_health()
+    except DatabaseError as exc:
+        logger.warning("healthz/worker: database unavailable: %s", exc)
+        return JsonResponse({"status": "unavailable"}, status=503)
+    alive = health["worker"]["alive"]
+    return JsonResponse({"status": "ok" if alive else "worker_down", **health}, status=200 if alive else 503)
 
 
 def api_not_found(request, exception=None):
