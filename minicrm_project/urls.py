@@ -6,6 +6,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from crm.admin_views import routing_dashboard
 from crm.views import healthz
 
+handler400 = "crm.views.api_bad_request"
+handler403 = "crm.views.api_permission_denied"
 handler404 = "crm.views.api_not_found"
 handler500 = "crm.views.api_server_error"
 
