@@ -8,7 +8,8 @@ import os
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
-worker_class = "sync"
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "minicrm_project.gunicorn_worker.BufferingThreadWorker")
+threads = int(os.environ.get("GUNICORN_THREADS", "2"))
 timeout = 30
 graceful_timeout = 10
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None

@@ -3,6 +3,7 @@
 
 import http.client
 import json
+import socket
 
 import pytest
 
@@ -83,3 +84,60 @@ def test_debug_is_an_explicit_opt_in(monkeypatch):
     assert importlib.reload(local).DEBUG is True
     monkeypatch.delenv("DJANGO_DEBUG")
     importlib.reload(local)
+
+
+def slow_client(server, head: bytes) -> socket.socket:
+    """A connection that has sent `head` (a part of a request) and then waits."""
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+    sock.sendall(head)
+    return sock
+
+
+def test_slow_clients_do_not_hold_the_server(tmp_path):
+    # 2 workers x 4 threads; 12 clients stall mid-request, more than there are threads. The
+    # server's worker timeout is far beyond the test's patience: a server that gave each
+    # slow client a thread or a process would not answer /healthz until it killed workers.
+    with gunicorn_server(tmp_path=tmp_path, workers=2, timeout=300) as server:
+        stalled = [slow_client(server, b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ") for _ in range(8)]
+        stalled += [
+            slow_client(
+                server,
+                b"POST /api/v1/contacts/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                b'Content-Length: 60\r\n\r\n{"external_id":',
+            )
+            for _ in range(4)
+        ]
+        try:
+            for _ in range(5):
+                status, _, content = request(server, "GET", "/healthz")
+                assert status == 200 and json.loads(content) == {"status": "ok"}
+            # A slow client that finishes its request is served like any other.
+            stalled[0].sendall(b"1\r\n\r\n")
+            assert stalled[0].recv(65536).startswith(b"HTTP/1.1 200 OK")
+        finally:
+            for sock in stalled:
+                sock.close()
+
+
+def test_a_client_that_never_finishes_its_request_is_disconnected(tmp_path):
+    env = {"GUNICORN_REQUEST_READ_TIMEOUT": "1"}
+    with gunicorn_server(tmp_path=tmp_path, workers=1, extra_env=env) as server:
+        sock = slow_client(server, b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        try:
+            assert sock.recv(65536) == b""  # closed by the server (the socket's own timeout is 30 s)
+        finally:
+            sock.close()
+        status, _, _ = request(server, "GET", "/healthz")
+        assert status == 200
+
+
+def test_kept_alive_connection_is_served_request_after_request(tmp_path):
+    with gunicorn_server(tmp_path=tmp_path, workers=1) as server:
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        try:
+            for _ in range(3):  # one connection, kept alive between requests
+                conn.request("GET", "/healthz")
+                response = conn.getresponse()
+                assert response.status == 200 and response.read() == b'{"status": "ok"}'
+        finally:
+            conn.close()
