@@ -40,7 +40,7 @@ DEBUG = env_bool("DJANGO_DEBUG", False)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "minicrm_project.apps.AdminConfig",  # django.contrib.admin with the project's site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -221,10 +221,13 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
-        "ContactStatusEnum": "crm.models.Contact.Status",
-        "UnassignedReasonEnum": "crm.models.Contact.UnassignedReason",
-        "SourceStrategyEnum": "crm.models.Source.Strategy",
-        "DecisionStrategyEnum": [("random", "random"), ("smooth", "smooth"), ("manual", "manual")],
+        "ContactStatusEnum": "crm.models.ContactStatus",
+        "UnassignedReasonEnum": "crm.models.UnassignedReason",
+        "SourceStrategyEnum": "crm.models.SourceStrategy",
+        "DecisionStrategyEnum": "crm.models.DecisionStrategy",
+        "ViaEnum": "crm.models.AssignmentVia",
+        "AffinityEnum": "crm.models.AffinityOutcome",
+        "ExcludedEnum": "crm.models.Exclusion",
     },
 }
 
