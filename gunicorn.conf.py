@@ -1,7 +1,9 @@
 """gunicorn settings for `make run` and the benchmarks. Read by `gunicorn -c gunicorn.conf.py`.
 
-Worker rule: sync workers spend most of a request waiting on the database, so we run
-2 x cores + 1 of them (gunicorn's own advice), overridable with WEB_CONCURRENCY."""
+Worker rule: 2 x cores + 1 processes (gunicorn's own advice; WEB_CONCURRENCY) of 2 threads
+each (GUNICORN_THREADS), with minicrm's buffering threaded worker: it reads each request in
+its event loop and gives it to a thread only when complete, so slow clients never hold a
+thread (minicrm_project/gunicorn_worker.py; the README has the measurements that chose it)."""
 
 import multiprocessing
 import os

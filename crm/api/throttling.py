@@ -53,7 +53,7 @@ local next_tat = tat + interval
 if next_tat > now + period + interval * tonumber(ARGV[4]) then
   return {0, tostring(next_tat - period - now)}
 end
-redis.call('SET', KEYS[1], tostring(next_tat), 'PX', math.ceil((next_tat - now) * 1000))
+redis.call('SET', KEYS[1], tostring(next_tat), 'PX', math.max(1, math.ceil((next_tat - now) * 1000)))
 return {1, '0'}
 """
 

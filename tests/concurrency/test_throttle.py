@@ -101,3 +101,13 @@ def test_the_bucket_refills_at_the_rate(backend):
     assert [hit(T0 + 200) for _ in range(7)] == [True] * 6 + [False]  # idle: a full burst again
     refused = rate_limit_hit(key="intake:user-refill", limit=6, period=60, now=T0 + 200)
     assert not refused.allowed and 0 < refused.retry_after <= 10
+
+
+def test_counters_skip_the_write_ahead_log_on_postgresql():
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT relpersistence FROM pg_class WHERE relname = 'crm_throttlebucket'")
+        assert cursor.fetchone() == ("u",)  # unlogged: no WAL flush per request
