@@ -3,9 +3,55 @@
 from django.db.models import Count, Min, Q
 from django.utils import timezone
 
+from crm.errors import DomainError
 from crm.models import Contact, Lead, Operator, OperatorSource, Source
+from crm.services.leads import lead_name_search, phone_normalise, phone_search_digits
 
 LEAD_RECENT_CONTACTS = 100
+# A trigram index answers a substring search of 3 characters or more; a shorter term would
+# read every lead, so it matches an exact external id only.
+LEAD_SEARCH_MIN_LENGTH = 3
+
+
+def lead_search(queryset, term: str):
+    """Leads of `queryset` whose external id, name, phone or email contains `term`, the one
+    search of the API (`?search=`) and the admin.
+
+    Case does not matter (ids and emails are stored lower-case, names have a lower-cased
+    copy). A term written like a phone number ("+7 (912) 345-67", "8 912 345 67 89") is
+    matched by its digits against the stored E.164 numbers, and, when it is a whole number
+    in the default region, by its E.164 form. Each condition is `column LIKE '%term%'` on a
+    plain column, so PostgreSQL answers the OR with a BitmapOr of the trigram GIN indexes
+    (crm_lead_*_trgm) instead of reading the table. Terms shorter than
+    LEAD_SEARCH_MIN_LENGTH match an exact external id only."""
+    text = term.strip()
+    lowered = text.lower()
+    if not lowered:
+        return queryset
+    if len(lowered) < LEAD_SEARCH_MIN_LENGTH:
+        return queryset.filter(external_id=lowered)
+    condition = (
+        Q(external_id__contains=lowered) | Q(name_search__contains=lead_name_search(text)) | Q(email__contains=lowered)
+    )
+    digits = phone_search_digits(text)
+    if digits is not None and len(digits) >= LEAD_SEARCH_MIN_LENGTH:
+        condition |= Q(phone__contains=digits)
+        try:
+            full = phone_normalise(text)
+        except DomainError:
+            full = ""
+        if full and full[1:] != digits:  # a national number: its E.164 form has other digits
+            condition |= Q(phone=full)
+    return queryset.filter(condition)
+
+
+def lead_profile_visible(*, user, lead: Lead | None = None) -> bool:
+    """May `user` see the lead's profile (name, phone, email) and his contacts' messages and
+    metadata? The one rule, for the API, the admin and the workspace: active staff with the
+    permission to view leads. (Operators who hold one of the lead's contacts join here.)"""
+    if user is None or not user.is_active:
+        return False
+    return bool(user.is_staff and user.has_perm("crm.view_lead"))
 
 
 def lead_get_with_recent_contacts(*, lead_id: int) -> Lead | None:

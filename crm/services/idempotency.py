@@ -31,6 +31,7 @@ from django.utils import timezone
 
 from crm.errors import DomainError, UnprocessableError
 from crm.models import IDEMPOTENCY_KEY_MAX_LENGTH, IdempotencyKey
+from crm.services.leads import ERASED_FINGERPRINT
 
 HEADER = "Idempotency-Key"
 
@@ -83,7 +84,9 @@ def idempotent_run(
                 stored = IdempotencyKey.objects.filter(user_id=user_id, key=key).first()
                 if stored is None:
                     continue  # purged between our INSERT and this read: try again
-                if stored.fingerprint != fingerprint:
+                # An erased lead's key lost its fingerprint (it was derived from the personal
+                # data): whatever the retry sends, it gets the scrubbed response.
+                if stored.fingerprint not in (fingerprint, ERASED_FINGERPRINT):
                     raise UnprocessableError(
                         f"This {HEADER} was already used with a different request; use a new key.",
                         field=HEADER,
