@@ -12,6 +12,7 @@ without a country code is read in settings.PHONE_DEFAULT_REGION (empty: refused)
 
 from __future__ import annotations
 
+import datetime
 import json
 import logging
 import math
@@ -222,11 +223,11 @@ class LeadProfile:
 
 
 def _db_datetime(value):
-    """A datetime column read through a raw cursor (SQLite hands back text)."""
+    """A datetime column read through a raw cursor: SQLite hands back naive UTC (or text)."""
     if isinstance(value, str):
         value = parse_datetime(value)
-        if value is not None and timezone.is_naive(value):
-            value = timezone.make_aware(value, timezone.UTC)
+    if value is not None and timezone.is_naive(value):
+        value = timezone.make_aware(value, datetime.UTC)
     return value
 
 

@@ -242,4 +242,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "INFO")},
+    # SQL with its parameters (names, phones, messages) is never logged, even at DEBUG.
+    "loggers": {"django.db.backends": {"level": "INFO"}},
 }
