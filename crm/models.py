@@ -9,6 +9,7 @@ keep in step with the contacts under a row lock, and a CHECK that the counter ne
 
 from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVector
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Length, Lower, Trim
@@ -130,8 +131,9 @@ class Lead(models.Model):
 
     external_id = models.CharField(_("external id"), max_length=EXTERNAL_ID_MAX_LENGTH, unique=True)
     name = models.CharField(_("name"), max_length=LEAD_NAME_MAX_LENGTH, blank=True, default="")
-    # The name lower-cased by Python (str.lower), for search: SQLite's LOWER() knows only ASCII,
-    # so folding in the database would find "Анна" on PostgreSQL and miss it on SQLite.
+    # The name's words for search, lower-cased by Python and each preceded by one space
+    # (" anna petrova"; crm.services.leads.lead_name_search): SQLite's LOWER() knows only
+    # ASCII, and the leading spaces make "a word starts with w" a plain `LIKE '% w%'`.
     name_search = models.TextField(blank=True, default="", editable=False)
     phone = models.CharField(_("phone"), max_length=PHONE_MAX_LENGTH, blank=True, default="")
     email = models.CharField(_("email"), max_length=EMAIL_MAX_LENGTH, blank=True, default="")
@@ -148,12 +150,14 @@ class Lead(models.Model):
         indexes = [
             # Admin's date hierarchy on leads.
             models.Index(fields=["created_at"], name="crm_lead_created_idx"),
-            # Lead search (crm.selectors.lead_search): `external_id LIKE '%term%'`,
-            # `name_search LIKE '%term%'`, `phone LIKE '%digits%'`, `email LIKE '%term%'`, OR-ed;
-            # trigram GIN indexes answer a substring LIKE without reading the table
-            # (created on PostgreSQL only, see migration 0006_lead_search_indexes).
+            # Lead search (crm.selectors.lead_search), OR-ed conditions each answered by its own
+            # index (created on PostgreSQL only, see migration 0006_lead_search_indexes):
+            # `external_id LIKE '%term%'`, `phone LIKE '%digits%'`, `email LIKE '%term%'` by
+            # trigram GIN indexes (a substring LIKE without reading the table), and the name's
+            # word prefixes, `to_tsvector('simple', name_search) @@ 'anna:* & petr:*'`, by a
+            # full-text GIN index (a name's trigrams, "ov " of every Ivanov, are too common).
             GinIndex(fields=["external_id"], opclasses=["gin_trgm_ops"], name="crm_lead_external_id_trgm"),
-            GinIndex(fields=["name_search"], opclasses=["gin_trgm_ops"], name="crm_lead_name_trgm"),
+            GinIndex(SearchVector("name_search", config="simple"), name="crm_lead_name_fts"),
             GinIndex(fields=["phone"], opclasses=["gin_trgm_ops"], name="crm_lead_phone_trgm"),
             GinIndex(fields=["email"], opclasses=["gin_trgm_ops"], name="crm_lead_email_trgm"),
         ]

@@ -131,9 +131,9 @@ def test_lead_list_and_detail_show_the_profile(staff_client, bot_client):
 def people(db):
     return {
         "anna": LeadFactory(
-            external_id="tg:1001", name="Anna Petrova", name_search="anna petrova", phone="+79123456789"
+            external_id="tg:1001", name="Anna Petrova", name_search=" anna petrova", phone="+79123456789"
         ),
-        "boris": LeadFactory(external_id="boris@example.com", name="Борис", name_search="борис", email="b@mail.ru"),
+        "boris": LeadFactory(external_id="boris@example.com", name="Борис", name_search=" борис", email="b@mail.ru"),
         "carl": LeadFactory(external_id="wa:555", phone="+442079460958", email="carl@example.org"),
     }
 
@@ -148,8 +148,11 @@ def _search(client, term) -> set[str]:
     ("term", "expected"),
     [
         ("TG:1001", {"tg:1001"}),  # external id, any case
-        ("petrov", {"tg:1001"}),  # name, substring
+        ("petrov", {"tg:1001"}),  # name: words begin the name's words
         ("ANNA p", {"tg:1001"}),
+        ("petrova anna", {"tg:1001"}),
+        ("etrova", set()),  # not the middle of a word
+        ("anna ivanova", set()),
         ("БОРИС", {"boris@example.com"}),  # not only ASCII letters fold
         ("b@mail", {"boris@example.com"}),  # email
         ("CARL@Example", {"wa:555"}),

@@ -1,4 +1,5 @@
-"""Lead search indexes: trigram GIN indexes on PostgreSQL (pg_trgm), nothing elsewhere.
+"""Lead search indexes on PostgreSQL: trigram GIN indexes (pg_trgm) on the external id, phone and
+email, a full-text GIN index on the name's words; nothing elsewhere.
 
 The indexes are in the models' state everywhere (so `makemigrations` stays quiet on every
 database), but created only on PostgreSQL: SQLite has neither GIN nor pg_trgm, and its
@@ -6,6 +7,7 @@ search stays a table scan (the embedded database is for small installations). pg
 trusted extension (PostgreSQL 13+): the database owner may create it without superuser."""
 
 import django.contrib.postgres.indexes
+import django.contrib.postgres.search
 from django.contrib.postgres.operations import TrigramExtension
 from django.db import migrations
 
@@ -36,7 +38,7 @@ class Migration(migrations.Migration):
         ),
         PostgresOnlyAddIndex(
             model_name='lead',
-            index=django.contrib.postgres.indexes.GinIndex(fields=['name_search'], name='crm_lead_name_trgm', opclasses=['gin_trgm_ops']),
+            index=django.contrib.postgres.indexes.GinIndex(django.contrib.postgres.search.SearchVector('name_search', config='simple'), name='crm_lead_name_fts'),
         ),
         PostgresOnlyAddIndex(
             model_name='lead',

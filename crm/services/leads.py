@@ -16,6 +16,7 @@ import datetime
 import json
 import logging
 import math
+import re
 import secrets
 from dataclasses import dataclass
 
@@ -112,10 +113,16 @@ def phone_normalise(raw: str, *, region: str | None = None) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def search_words(text: str) -> list[str]:
+    """The words of a name or a search term: runs of letters and digits, lower-cased by
+    Python (the same on every database; SQLite's LOWER() knows only ASCII)."""
+    return re.findall(r"[^\W_]+", text.lower())
+
+
 def lead_name_search(name: str) -> str:
-    """The searchable form of a name (Lead.name_search): lower-cased by Python, so that every
-    database compares the same letters (SQLite's LOWER() knows only ASCII)."""
-    return name.lower()
+    """The searchable form of a name (Lead.name_search): its words, each preceded by a space
+    (" anna petrova"), so that "a word of the name starts with w" is `LIKE '% w%'`."""
+    return "".join(f" {word}" for word in search_words(name))
 
 
 def phone_search_digits(term: str) -> str | None:
