@@ -5,9 +5,9 @@ import random
 from django.db import transaction
 
 from crm.errors import NotFoundError
-from crm.models import Contact, Source
-from crm.services.assignment import RoutingContext
+from crm.models import AssignmentVia, Contact, Source
 from crm.services.leads import LeadProfile, lead_normalise_external_id, lead_touch, message_clean, metadata_clean
+from crm.services.locking import routing_locked
 
 
 def contact_register(
@@ -45,32 +45,31 @@ def contact_register(
     metadata = metadata_clean(metadata)
     with transaction.atomic():
         lead, created = lead_touch(external_id=external_id, profile=profile)
-        ctx = RoutingContext.lock_for_source(source_id)
-        if ctx is None:
-            # Rolls back the lead created above.
-            raise NotFoundError(f"Source {source_id} does not exist.", field="source_id")
-        lead_id = None if created else lead.pk
-        if ctx.sources[source_id].strategy == Source.Strategy.SMOOTH:
-            # Smooth counts change with every contact: read them as the last intake left them.
-            ctx.refresh_links(source_id)
-        decision = ctx.decide(source_id, rng=rng, lead_id=lead_id)
-        if decision.operator_id is None and ctx.links[source_id]:
-            # About to make it wait: make sure no weight was raised from 0 while we waited for
-            # the lock (its drain ran before this contact existed). Weighted random choices
-            # otherwise use the weights in force when the request's lock statement began.
-            ctx.refresh_links(source_id)
+        with routing_locked(intake_source_id=source_id) as ctx:
+            if source_id not in ctx.sources:
+                # Rolls back the lead created above.
+                raise NotFoundError(f"Source {source_id} does not exist.", field="source_id")
+            lead_id = None if created else lead.pk
+            if ctx.sources[source_id].strategy == Source.Strategy.SMOOTH:
+                # Smooth counts change with every contact: read them as the last intake left them.
+                ctx.refresh_links(source_id)
             decision = ctx.decide(source_id, rng=rng, lead_id=lead_id)
-        contact = Contact.objects.create(
-            lead=lead,
-            source_id=source_id,
-            operator_id=decision.operator_id,
-            unassigned_reason=decision.reason,
-            assignment=decision.record(via="intake"),
-            registered_by=registered_by,
-            message=message,
-            metadata=metadata,
-        )
-        if decision.operator_id is not None:
-            ctx.take(source_id, decision.operator_id)
-            ctx.flush()
+            if decision.operator_id is None and ctx.links[source_id]:
+                # About to make it wait: make sure no weight was raised from 0 while we waited for
+                # the lock (its drain ran before this contact existed). Weighted random choices
+                # otherwise use the weights in force when the request's lock statement began.
+                ctx.refresh_links(source_id)
+                decision = ctx.decide(source_id, rng=rng, lead_id=lead_id)
+            contact = Contact.objects.create(
+                lead=lead,
+                source_id=source_id,
+                operator_id=decision.operator_id,
+                unassigned_reason=decision.reason,
+                assignment=decision.record(via=AssignmentVia.INTAKE),
+                registered_by=registered_by,
+                message=message,
+                metadata=metadata,
+            )
+            if decision.operator_id is not None:
+                ctx.take(source_id, decision.operator_id)
     return contact

@@ -4,7 +4,6 @@ values is left anywhere in the database."""
 import pytest
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.contenttypes.models import ContentType
-from django.core.management import CommandError, call_command
 from django.db import connection
 
 from crm.errors import NotFoundError
@@ -182,16 +181,6 @@ def test_erasing_an_unknown_lead_writes_nothing():
     with pytest.raises(NotFoundError):
         lead_find(external_id="nobody")
     assert RoutingChange.objects.count() == 0
-
-
-def test_forget_lead_command_erases_by_external_id_and_prints_no_personal_data(registered, capsys):
-    call_command("forget_lead", "  SECRET-ext-4711 ")
-    out = capsys.readouterr().out
-    assert f"lead {registered['lead'].pk}" in out and "2 contacts" in out
-    assert "secret" not in out.lower()
-    assert _traces(NEEDLES) == []
-    with pytest.raises(CommandError, match="No lead"):
-        call_command("forget_lead", "secret-ext-4711")
 
 
 def test_erasure_of_a_lead_without_contacts_or_keys(db):

@@ -1,7 +1,6 @@
 """The lead's profile and the contact's message and metadata, at the service level: the
 normalisations, the "last non-empty value wins" rule, and concurrency on one lead."""
 
-import random
 from datetime import timedelta
 
 import pytest
@@ -17,7 +16,6 @@ from crm.services.leads import (
     metadata_clean,
     phone_normalise,
 )
-from tests.conftest import run_concurrently
 from tests.factories import OperatorFactory, OperatorSourceFactory, SourceFactory
 
 pytestmark = pytest.mark.django_db
@@ -204,20 +202,3 @@ def test_a_known_lead_keeps_affinity_and_a_new_one_has_no_history(rng):
     assert first.assignment["affinity"] == "no_history"
     again = contact_register(external_id="ann", source_id=source.pk, name="Anna P.", rng=rng)
     assert again.assignment["affinity"] == "hit" and again.operator_id == first.operator_id
-
-
-@pytest.mark.django_db(transaction=True)
-def test_concurrent_contacts_of_one_new_lead_make_one_lead_with_one_of_the_names():
-    link = OperatorSourceFactory(operator=OperatorFactory(max_load=100))
-    names = [f"Name {i}" for i in range(12)]
-    _results, errors = run_concurrently(
-        12,
-        lambda i: contact_register(
-            external_id="Same-Lead", source_id=link.source_id, name=names[i], rng=random.Random(i)
-        ),
-    )
-    assert errors == []
-    lead = Lead.objects.get()
-    assert lead.external_id == "same-lead" and lead.name in names
-    assert Contact.objects.filter(lead=lead).count() == 12
-    assert lead.last_seen_at >= lead.created_at
