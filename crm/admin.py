@@ -17,6 +17,7 @@ from django.db.models import Count, F, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.utils.formats import number_format
 from django.utils.html import format_html, format_html_join
@@ -38,7 +39,7 @@ from crm.models import (
     RoutingChange,
     Source,
 )
-from crm.selectors import LEAD_RECENT_CONTACTS, lead_get_with_recent_contacts
+from crm.selectors import LEAD_RECENT_CONTACTS, contact_events, lead_get_with_recent_contacts
 from crm.services import routing_config
 from crm.services.contacts import contact_close, contact_reassign
 from crm.services.leads import lead_normalise_external_id
@@ -708,6 +709,7 @@ class ContactAdmin(NulSafeSearchMixin, admin.ModelAdmin):
         "created_at",
         "closed_at",
         "decision",
+        "timeline",
     ]
     readonly_fields = fields
     actions = ["close_contacts", "reassign_contacts"]
@@ -758,6 +760,11 @@ class ContactAdmin(NulSafeSearchMixin, admin.ModelAdmin):
     def decision(self, obj):
         return render_decision(obj.assignment)
 
+    @admin.display(description=_("timeline"))
+    def timeline(self, obj):
+        events = contact_events(contact_id=obj.pk).select_related("operator")
+        return render_to_string("admin/crm/contact/timeline.html", {"events": events})
+
     def get_urls(self):
         info = self.opts.app_label, self.opts.model_name
         return [
@@ -794,7 +801,7 @@ class ContactAdmin(NulSafeSearchMixin, admin.ModelAdmin):
         return self._object_action(
             request,
             object_id,
-            lambda pk: contact_close(contact_id=pk),
+            lambda pk: contact_close(contact_id=pk, actor=request.user),
             lambda c: gettext("Contact #%(id)d is closed.") % {"id": c.pk},
         )
 
@@ -804,7 +811,7 @@ class ContactAdmin(NulSafeSearchMixin, admin.ModelAdmin):
         return self._object_action(
             request,
             object_id,
-            lambda pk: contact_reassign(contact_id=pk, operator_id=operator_id),
+            lambda pk: contact_reassign(contact_id=pk, operator_id=operator_id, actor=request.user),
             _reassigned_message,
         )
 
@@ -831,7 +838,7 @@ class ContactAdmin(NulSafeSearchMixin, admin.ModelAdmin):
         closed, errors = 0, []
         for contact_id in queryset.filter(status=Contact.Status.OPEN).values_list("pk", flat=True):
             try:
-                contact_close(contact_id=contact_id)
+                contact_close(contact_id=contact_id, actor=request.user)
                 closed += 1
             except DomainError as exc:
                 errors.append(exc.message)
@@ -851,7 +858,9 @@ class ContactAdmin(NulSafeSearchMixin, admin.ModelAdmin):
         moved, errors = 0, []
         for contact_id in queryset.filter(status=Contact.Status.OPEN).values_list("pk", flat=True):
             try:
-                contact_reassign(contact_id=contact_id, operator_id=operator.pk if operator else None)
+                contact_reassign(
+                    contact_id=contact_id, operator_id=operator.pk if operator else None, actor=request.user
+                )
                 moved += 1
             except DomainError as exc:
                 errors.append(f"#{contact_id}: {exc.message}")

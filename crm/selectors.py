@@ -3,7 +3,7 @@
 from django.db.models import Count, Min, Q
 from django.utils import timezone
 
-from crm.models import Contact, Lead, Operator, OperatorSource, Source
+from crm.models import Contact, Event, Lead, Operator, OperatorSource, Source
 
 LEAD_RECENT_CONTACTS = 100
 
@@ -118,3 +118,8 @@ def distribution_stats(*, source_id: int | None = None, since=None, now=None) ->
             }
         )
     return result
+
+
+def contact_events(*, contact_id: int):
+    """A contact's timeline, oldest first (index crm_event_contact_idx)."""
+    return Event.objects.filter(contact_id=contact_id).select_related("actor_user").order_by("id")

@@ -2,7 +2,7 @@
 
 from django.db.models import Count, Q
 
-from crm.models import Contact, Operator, OperatorSource
+from crm.models import Contact, Event, EventType, Operator, OperatorSource
 from crm.selectors import operator_load_mismatches
 
 
@@ -22,3 +22,22 @@ def assert_routing_invariants() -> None:
             f"source {link.source_id} has waiting contacts while {op.name} "
             f"({op.open_load}/{op.max_load}, weight {link.weight}) could take one"
         )
+    # 4. Every contact's timeline agrees with it: registered first, its last placement
+    # (assigned/waiting) names its operator, and it is closed exactly when it says so.
+    placements = (EventType.CONTACT_ASSIGNED, EventType.CONTACT_WAITING)
+    last: dict[int, Event] = {}
+    first: dict[int, str] = {}
+    closed: set[int] = set()
+    for event in Event.objects.filter(contact__isnull=False).order_by("id"):
+        first.setdefault(event.contact_id, event.type)
+        if event.type in placements:
+            last[event.contact_id] = event
+        elif event.type == EventType.CONTACT_CLOSED:
+            closed.add(event.contact_id)
+    for contact in Contact.objects.all():
+        assert first.get(contact.pk) == EventType.CONTACT_REGISTERED, f"contact {contact.pk}: no registered event"
+        assert (contact.pk in closed) == (contact.status == "closed"), f"contact {contact.pk}: close not recorded"
+        if contact.status == "open":
+            assert last[contact.pk].operator_id == contact.operator_id, (
+                f"contact {contact.pk} is with {contact.operator_id}, its timeline says {last[contact.pk].operator_id}"
+            )

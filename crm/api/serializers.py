@@ -9,7 +9,9 @@ from crm.models import (
     MAX_CAPACITY,
     MAX_WEIGHT,
     NAME_MAX_LENGTH,
+    ActorKind,
     Contact,
+    EventType,
     Lead,
     Operator,
     OperatorSource,
@@ -250,3 +252,21 @@ class LeadDetailSerializer(LeadSerializer):
     @extend_schema_field(ContactSerializer(many=True))
     def get_contacts(self, lead):
         return ContactSerializer(lead.recent_contacts, many=True).data
+
+
+class EventSerializer(serializers.Serializer):
+    """One entry of a contact's timeline (the append-only event log; `id` is its order)."""
+
+    id = serializers.IntegerField(read_only=True)
+    type = serializers.ChoiceField(choices=EventType.choices, read_only=True)
+    occurred_at = serializers.DateTimeField(read_only=True)
+    contact_id = serializers.IntegerField(read_only=True, allow_null=True)
+    operator_id = serializers.IntegerField(read_only=True, allow_null=True)
+    source_id = serializers.IntegerField(read_only=True, allow_null=True)
+    actor_kind = serializers.ChoiceField(choices=ActorKind.choices, read_only=True)
+    actor_user_id = serializers.IntegerField(read_only=True, allow_null=True)
+    data = serializers.DictField(
+        read_only=True,
+        help_text="Details: `via` (intake, queue, affinity, reassign, transfer, redistribute, availability), "
+        "`reason` (why it waits), `from_operator_id`, `to_operator_id`, `strategy`, `lead_id`...",
+    )

@@ -13,7 +13,7 @@ from crm.api.filters import ContactFilter, LeadFilter, OperatorSourceFilter
 from crm.api.intake_log import intake_log
 from crm.api.permissions import CanReadContacts, CanRegisterContacts, StaffChangePermissions, StaffModelPermissions
 from crm.models import Contact, Lead, Operator, OperatorSource, Source
-from crm.selectors import distribution_stats, lead_get_with_recent_contacts
+from crm.selectors import contact_events, distribution_stats, lead_get_with_recent_contacts
 from crm.services import routing_config
 from crm.services.accounts import source_post_check
 from crm.services.contacts import contact_close, contact_reassign
@@ -200,7 +200,7 @@ class ContactViewSet(mixins.CreateModelMixin, _ListRetrieve):
     def close(self, request, pk=None):
         """Close an open contact and free its operator's capacity (closing twice is harmless)."""
         self.get_object()  # 404 for an unknown id, before any write
-        contact = contact_close(contact_id=int(pk))
+        contact = contact_close(contact_id=int(pk), actor=request.user)
         return Response(s.ContactDetailSerializer(Contact.objects.select_related("lead").get(pk=contact.pk)).data)
 
     @extend_schema(request=s.ContactReassignSerializer, responses={200: s.ContactDetailSerializer})
@@ -212,8 +212,18 @@ class ContactViewSet(mixins.CreateModelMixin, _ListRetrieve):
         self.get_object()
         body = s.ContactReassignSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        contact = contact_reassign(contact_id=int(pk), operator_id=body.validated_data.get("operator_id"))
+        contact = contact_reassign(
+            contact_id=int(pk), operator_id=body.validated_data.get("operator_id"), actor=request.user
+        )
         return Response(s.ContactDetailSerializer(contact).data)
+
+    @extend_schema(responses={200: s.EventSerializer(many=True)}, filters=False)
+    @action(detail=True, methods=["get"], permission_classes=[StaffModelPermissions], pagination_class=None)
+    def events(self, request, pk=None):
+        """The contact's timeline, oldest first: registered, assigned (how), waiting (why),
+        transferred, closed, each with its time and actor."""
+        self.get_object()
+        return Response(s.EventSerializer(contact_events(contact_id=int(pk)), many=True).data)
 
 
 class LeadViewSet(_ListRetrieve):

@@ -7,8 +7,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from crm.errors import ConflictError, DomainError, NotFoundError
-from crm.models import Contact, Operator
+from crm.models import Contact, EventType, EventVia, Operator
 from crm.services.assignment import Decision, RoutingContext, lock_serving
+from crm.services.events import actor_of, assignment_event, event_record, events_record
 from crm.services.queue import queue_drain
 
 
@@ -19,10 +20,12 @@ def _get(contact_id: int) -> Contact:
     return contact
 
 
-def contact_close(*, contact_id: int, rng: random.Random | None = None) -> Contact:
+def contact_close(*, contact_id: int, rng: random.Random | None = None, actor=None) -> Contact:
     """Close an open contact, free its operator's capacity and give that room to the oldest
     waiting contacts of the sources he serves. Closing a closed contact changes nothing and
-    returns it as it is (bots and staff retry; the result is the same)."""
+    returns it as it is (bots and staff retry; the result is the same). `actor`: the user
+    who closes it (None: the system), recorded on the `contact.closed` event."""
+    actor = actor_of(actor)
     while True:
         contact = _get(contact_id)
         if contact.status == Contact.Status.CLOSED:
@@ -40,20 +43,25 @@ def contact_close(*, contact_id: int, rng: random.Random | None = None) -> Conta
             )
             if not changed:
                 continue
+            event_record(type=EventType.CONTACT_CLOSED, contact=contact, operator=operator_id, actor=actor, data={})
             if ctx is not None:
                 ctx.release(operator_id)
-                queue_drain(source_ids=served, ctx=ctx, rng=rng)
+                queue_drain(source_ids=served, ctx=ctx, rng=rng, actor=actor)
                 ctx.flush()
         contact.status, contact.closed_at = Contact.Status.CLOSED, closed_at
         return contact
 
 
-def contact_reassign(*, contact_id: int, operator_id: int | None = None, rng: random.Random | None = None) -> Contact:
+def contact_reassign(
+    *, contact_id: int, operator_id: int | None = None, rng: random.Random | None = None, actor=None
+) -> Contact:
     """Move an open contact. With `operator_id`: to that operator, who must serve the
     contact's source, be active and have room (any weight: staff may hand work to a paused
     operator). Without: run the routing again among the source's eligible operators other
     than the current one (a waiting contact is simply routed). The operator it leaves gets
-    his room back and the queue is drained with it. Raises DomainError when refused."""
+    his room back and the queue is drained with it. Raises DomainError when refused.
+    Recorded as `contact.assigned` (or `contact.waiting`) via reassign, by `actor`."""
+    actor = actor_of(actor)
     while True:
         contact = _get(contact_id)
         if contact.status != Contact.Status.OPEN:
@@ -84,11 +92,23 @@ def contact_reassign(*, contact_id: int, operator_id: int | None = None, rng: ra
             )
             if not changed:
                 continue  # closed or moved meanwhile: look again
+            events_record(
+                [
+                    assignment_event(
+                        contact_id=contact_id,
+                        source_id=contact.source_id,
+                        decision=decision,
+                        via=EventVia.REASSIGN,
+                        actor=actor,
+                        from_operator_id=old,
+                    )
+                ]
+            )
             if decision.operator_id is not None:
                 ctx.take(contact.source_id, decision.operator_id)
             if old is not None:
                 ctx.release(old)
-                queue_drain(source_ids=served, ctx=ctx, rng=rng)
+                queue_drain(source_ids=served, ctx=ctx, rng=rng, actor=actor)
             ctx.flush()
         return Contact.objects.select_related("lead").get(pk=contact_id)
 

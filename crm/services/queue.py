@@ -6,12 +6,13 @@ from collections.abc import Iterable
 
 from django.db import transaction
 
-from crm.models import Contact
+from crm.models import Contact, EventVia
 from crm.services.assignment import RoutingContext
+from crm.services.events import assignment_event, events_record
 
 
 def queue_drain(
-    *, source_ids: Iterable[int], ctx: RoutingContext | None = None, rng: random.Random | None = None
+    *, source_ids: Iterable[int], ctx: RoutingContext | None = None, rng: random.Random | None = None, actor=None
 ) -> int:
     """Assign the waiting contacts of `source_ids`, oldest first, the way new contacts are
     assigned (weights, strategy, affinity, capacity), until nobody eligible has room.
@@ -21,6 +22,8 @@ def queue_drain(
     cover these sources' operators), or on its own, when it opens a transaction and takes
     the locks itself. Each contact is taken with a conditional UPDATE (still open, still
     without operator), so a concurrent close or a second drain never double-assigns.
+    Each assignment is recorded as a `contact.assigned` event (via queue), all in one INSERT
+    at the end; `actor` is whoever freed the room (None: the system).
     """
     source_ids = sorted(set(source_ids))
     if not source_ids:
@@ -35,6 +38,7 @@ def queue_drain(
         # meanwhile (its conditional UPDATE matched nothing), the room it held is offered to
         # the next ones in another pass.
         assigned = 0
+        events = []
         while True:
             pending: list[tuple[int, int, int]] = []
             for source_id in source_ids:
@@ -59,10 +63,20 @@ def queue_drain(
                 if taken:
                     ctx.take(source_id, decision.operator_id)
                     assigned += 1
+                    events.append(
+                        assignment_event(
+                            contact_id=contact_id,
+                            source_id=source_id,
+                            decision=decision,
+                            via=EventVia.QUEUE,
+                            actor=actor,
+                        )
+                    )
                 else:
                     missed += 1
             if not missed:
                 break
+        events_record(events)
         if own:
             ctx.flush()
     return assigned

@@ -8,8 +8,9 @@ transaction, under the same operator locks the intake takes.
 from django.db import IntegrityError, transaction
 
 from crm.errors import ConflictError, DomainError, NotFoundError
-from crm.models import Contact, Operator, OperatorSource, Source
+from crm.models import Contact, EventType, EventVia, Operator, OperatorSource, Source
 from crm.services.assignment import RoutingContext, lock_serving, smooth_round_restart
+from crm.services.events import event_build, events_record
 from crm.services.queue import queue_drain
 from crm.services.routing_history import routing_change_record, routing_snapshot
 
@@ -98,17 +99,18 @@ def operator_update(
         routing_change_record(actor=actor, action="update", obj=operator, before=before)
         if was_active != operator.is_active:
             smooth_round_restart(source_ids=served, ctx=ctx)
-        returned = _return_to_queue(ctx, operator) if redistribute else 0
+        returned = _return_to_queue(ctx, operator, actor=actor) if redistribute else 0
         room_after = operator.max_load if operator.is_active else 0
         if room_after > room_before or returned:
-            queue_drain(source_ids=served, ctx=ctx)
+            queue_drain(source_ids=served, ctx=ctx, actor=actor)
         ctx.flush()
     return operator
 
 
-def _return_to_queue(ctx: RoutingContext, operator: Operator) -> int:
+def _return_to_queue(ctx: RoutingContext, operator: Operator, *, actor=None) -> int:
     """Take an operator's open contacts off him; they wait (keeping their age, so they come
-    first) until queue_drain hands them out. Returns how many."""
+    first) until queue_drain hands them out, each with a `contact.waiting` event (via
+    redistribute). Returns how many."""
     contacts = list(
         Contact.objects.filter(operator=operator, status=Contact.Status.OPEN)
         .order_by("id")
@@ -127,6 +129,16 @@ def _return_to_queue(ctx: RoutingContext, operator: Operator) -> int:
         )
         for _ in range(moved):
             ctx.release(operator.pk)
+        events_record(
+            event_build(
+                type=EventType.CONTACT_WAITING,
+                contact=contact_id,
+                source=source_id,
+                actor=actor,
+                data={"via": EventVia.REDISTRIBUTE.value, "reason": str(reason), "from_operator_id": operator.pk},
+            )
+            for contact_id in ids
+        )
     return len(contacts)
 
 
@@ -184,7 +196,7 @@ def link_create(*, operator_id: int, source_id: int, weight: int, actor=None) ->
             smooth_round_restart(source_ids=[source_id])
             if weight > 0:
                 # A fresh context: it must see the new link.
-                queue_drain(source_ids=[source_id], ctx=None)
+                queue_drain(source_ids=[source_id], ctx=None, actor=actor)
             return link
     except IntegrityError as exc:
         existing = OperatorSource.objects.filter(operator_id=operator_id, source_id=source_id).first()
@@ -218,7 +230,7 @@ def link_update(*, link_id: int, weight: int, actor=None) -> OperatorSource:
             routing_change_record(actor=actor, action="update", obj=link, before=before)
             smooth_round_restart(source_ids=[link.source_id], ctx=ctx)
             if weight > 0:
-                queue_drain(source_ids=[link.source_id], ctx=ctx)
+                queue_drain(source_ids=[link.source_id], ctx=ctx, actor=actor)
                 ctx.flush()
     return link
 
