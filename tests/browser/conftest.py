@@ -45,10 +45,27 @@ def _free_port() -> int:
     raise RuntimeError("no free port in 8400-8499 for the live server")
 
 
-def pytest_configure(config):
-    # pytest-django's live_server reads this when it starts; a fixed port in our range.
-    if not config.getoption("liveserver", default=None) and not os.environ.get("DJANGO_LIVE_TEST_SERVER_ADDRESS"):
-        os.environ["DJANGO_LIVE_TEST_SERVER_ADDRESS"] = f"127.0.0.1:{_free_port()}"
+@pytest.fixture(scope="session")
+def live_server(request):
+    """pytest-django's live server on a port of our range, chosen when the server starts (not
+    when pytest starts: other suites on this machine take ports meanwhile); a port lost to
+    another process between the probe and the bind is simply skipped."""
+    from pytest_django.live_server_helper import LiveServer
+
+    addr = request.config.getvalue("liveserver") or os.getenv("DJANGO_LIVE_TEST_SERVER_ADDRESS")
+    if addr:
+        server = LiveServer(addr)
+    else:
+        for _ in range(20):
+            try:
+                server = LiveServer(f"127.0.0.1:{_free_port()}")
+                break
+            except OSError:
+                continue
+        else:
+            raise RuntimeError("could not bind a live server port in 8400-8499")
+    yield server
+    server.stop()
 
 
 def _missing() -> str | None:
