@@ -8,7 +8,6 @@ both paths are given). Without them the tests skip, unless REQUIRE_BROWSER_TESTS
 
 import os
 import shutil
-import socket
 import tempfile
 from pathlib import Path
 
@@ -34,38 +33,22 @@ CHROMIUM_FLAGS = [
 LIVE_SERVER_PORTS = range(8400, 8500)
 
 
-def _free_port() -> int:
-    for port in LIVE_SERVER_PORTS:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 8400-8499 for the live server")
-
-
 @pytest.fixture(scope="session")
 def live_server(request):
-    """pytest-django's live server on a port of our range, chosen when the server starts (not
-    when pytest starts: other suites on this machine take ports meanwhile); a port lost to
-    another process between the probe and the bind is simply skipped."""
+    """pytest-django's live server on the first port of our range that is free when it starts.
+    Choosing the port at start-up rather than at collection matters on a shared machine:
+    another suite may take a port in the minutes between the two."""
     from pytest_django.live_server_helper import LiveServer
 
-    addr = request.config.getvalue("liveserver") or os.getenv("DJANGO_LIVE_TEST_SERVER_ADDRESS")
-    if addr:
-        server = LiveServer(addr)
-    else:
-        for _ in range(20):
-            try:
-                server = LiveServer(f"127.0.0.1:{_free_port()}")
-                break
-            except OSError:
-                continue
-        else:
-            raise RuntimeError("could not bind a live server port in 8400-8499")
-    yield server
-    server.stop()
+    for port in LIVE_SERVER_PORTS:
+        try:
+            server = LiveServer(f"127.0.0.1:{port}")
+        except OSError:
+            continue  # taken meanwhile: the next one
+        yield server
+        server.stop()
+        return
+    raise RuntimeError("no free port in 8400-8499 for the live server")
 
 
 def _missing() -> str | None:
