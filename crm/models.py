@@ -22,8 +22,34 @@ MAX_CAPACITY = 100_000
 
 
 class Operator(models.Model):
+    class Availability(models.TextChoices):
+        """What the operator says of himself. Only online operators receive new contacts."""
+
+        ONLINE = "online", _("online")
+        AWAY = "away", _("away")
+        OFFLINE = "offline", _("offline")
+
     name = models.CharField(_("name"), max_length=NAME_MAX_LENGTH)
     is_active = models.BooleanField(_("active"), default=True)
+    # His own login (optional). Operators without one are managed by staff, as always, and
+    # are never auto-away. Unique by the one-to-one; a deleted user leaves the operator.
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="operator",
+        verbose_name=_("login"),
+    )
+    # Online by default: operators without a login keep receiving contacts as before.
+    availability = models.CharField(
+        _("availability"), max_length=16, choices=Availability.choices, default=Availability.ONLINE
+    )
+    availability_changed_at = models.DateTimeField(_("availability since"), null=True, blank=True, editable=False)
+    # His last activity (workspace page or API call), written at most once a minute. With a
+    # login and nothing newer than OPERATOR_AWAY_AFTER he counts as away for routing: the
+    # rule is part of eligibility (crm.services.assignment), no job has to run.
+    last_seen_at = models.DateTimeField(_("last seen"), null=True, blank=True, editable=False)
     max_load = models.PositiveIntegerField(_("max load"), default=10)
     # Number of this operator's open contacts. Stored, not counted, so the capacity rule is a
     # CHECK the database enforces and reading a load costs one row whatever the history.
@@ -44,6 +70,9 @@ class Operator(models.Model):
             ),
             models.CheckConstraint(condition=Q(open_load__gte=0), name="crm_operator_load_non_negative"),
             models.CheckConstraint(condition=Q(open_load__lte=F("max_load")), name="crm_operator_load_within_capacity"),
+            models.CheckConstraint(
+                condition=Q(availability__in=["online", "away", "offline"]), name="crm_operator_availability_valid"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -156,6 +185,7 @@ class Contact(models.Model):
         ALL_INACTIVE = "all_inactive", _("all linked operators are inactive")
         ALL_PAUSED = "all_paused", _("all active operators have weight 0")
         ALL_AT_CAPACITY = "all_at_capacity", _("all eligible operators are at capacity")
+        NOBODY_ONLINE = "nobody_online", _("no operator with room is online")
 
     lead = models.ForeignKey(Lead, on_delete=models.PROTECT, related_name="contacts", verbose_name=_("lead"))
     source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="contacts", verbose_name=_("source"))
@@ -204,7 +234,13 @@ class Contact(models.Model):
                     Q(operator__isnull=False, unassigned_reason="")
                     | Q(
                         operator__isnull=True,
-                        unassigned_reason__in=["no_operators", "all_inactive", "all_paused", "all_at_capacity"],
+                        unassigned_reason__in=[
+                            "no_operators",
+                            "all_inactive",
+                            "all_paused",
+                            "all_at_capacity",
+                            "nobody_online",
+                        ],
                     )
                 ),
                 name="crm_contact_reason_iff_unassigned",

@@ -1,5 +1,6 @@
 """Shapes of the API: types, lengths and ranges. Cross-row rules live in crm.services."""
 
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -17,6 +18,8 @@ from crm.models import (
     OperatorSource,
     Source,
 )
+from crm.selectors import operator_sources
+from crm.services.assignment import availability_now
 
 MAX_ID = 2**63 - 1
 
@@ -31,11 +34,43 @@ class OperatorSerializer(serializers.ModelSerializer):
     is_active = StrictBooleanField(required=False, default=True)
     max_load = StrictIntegerField(min_value=0, max_value=MAX_CAPACITY, required=False, default=10)
     current_load = serializers.IntegerField(source="open_load", read_only=True, help_text="Open contacts now.")
+    availability = serializers.ChoiceField(
+        choices=Operator.Availability.choices,
+        required=False,
+        default=Operator.Availability.ONLINE,
+        help_text="Only online operators receive new contacts. An operator with a login and no activity for "
+        "OPERATOR_AWAY_AFTER counts as away (see `routing_availability`).",
+    )
+    routing_availability = serializers.SerializerMethodField(
+        help_text="What routing sees now: `availability`, or away when an operator with a login has been idle."
+    )
+    availability_changed_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    last_seen_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    has_login = serializers.SerializerMethodField(help_text="Whether the operator has his own login.")
 
     class Meta:
         model = Operator
-        fields = ["id", "name", "is_active", "max_load", "current_load", "created_at"]
+        fields = [
+            "id",
+            "name",
+            "is_active",
+            "max_load",
+            "current_load",
+            "availability",
+            "routing_availability",
+            "availability_changed_at",
+            "last_seen_at",
+            "has_login",
+            "created_at",
+        ]
         read_only_fields = ["id", "created_at"]
+
+    @extend_schema_field(serializers.ChoiceField(choices=Operator.Availability.choices))
+    def get_routing_availability(self, operator) -> str:
+        return availability_now(operator, now=timezone.now())
+
+    def get_has_login(self, operator) -> bool:
+        return operator.user_id is not None
 
 
 class OperatorUpdateSerializer(OperatorSerializer):
@@ -43,11 +78,13 @@ class OperatorUpdateSerializer(OperatorSerializer):
 
     is_active = StrictBooleanField(required=False)
     max_load = StrictIntegerField(min_value=0, max_value=MAX_CAPACITY, required=False)
+    availability = serializers.ChoiceField(choices=Operator.Availability.choices, required=False)
     redistribute = StrictBooleanField(
         required=False,
         default=False,
         write_only=True,
-        help_text='With "is_active": false, return his open contacts to the queue and route them to others.',
+        help_text='With "is_active": false or "availability": "offline", return his open contacts to the queue '
+        "and route them to others.",
     )
 
     class Meta(OperatorSerializer.Meta):
@@ -136,14 +173,16 @@ class CandidateRecordSerializer(serializers.Serializer):
     load = serializers.IntegerField()
     max_load = serializers.IntegerField()
     excluded = serializers.ChoiceField(
-        choices=["inactive", "paused", "full", "current"], allow_null=True, help_text="null: eligible."
+        choices=["inactive", "paused", "away", "offline", "full", "current"],
+        allow_null=True,
+        help_text="null: eligible.",
     )
 
 
 class AssignmentRecordSerializer(serializers.Serializer):
     """Why the contact is where it is (documentation of the stored JSON)."""
 
-    via = serializers.ChoiceField(choices=["intake", "queue", "reassign", "redistribute"])
+    via = serializers.ChoiceField(choices=["intake", "queue", "reassign", "redistribute", "transfer"])
     at = serializers.DateTimeField()
     strategy = serializers.ChoiceField(choices=["random", "smooth", "manual"])
     affinity = serializers.ChoiceField(choices=["hit", "miss", "no_history"], allow_null=True)
@@ -173,6 +212,45 @@ class ContactReassignSerializer(serializers.Serializer):
         allow_null=True,
         help_text="Move to this operator (he must serve the source, be active and have room); "
         "leave out to run the routing again among the other operators.",
+    )
+
+
+class ContactTransferSerializer(serializers.Serializer):
+    operator_id = IdField(
+        help_text="Hand the contact to this operator: he must serve its source and be eligible now "
+        "(active, weight > 0, online) with room; otherwise 400 naming why."
+    )
+
+
+class MeSourceSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class MeSerializer(serializers.Serializer):
+    """The operator behind this login."""
+
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    is_active = serializers.BooleanField()
+    availability = serializers.ChoiceField(choices=Operator.Availability.choices)
+    availability_changed_at = serializers.DateTimeField(allow_null=True)
+    load = serializers.IntegerField(source="open_load", help_text="His open contacts now.")
+    max_load = serializers.IntegerField()
+    sources = serializers.SerializerMethodField(help_text="The sources he serves.")
+
+    @extend_schema_field(MeSourceSerializer(many=True))
+    def get_sources(self, operator):
+        return MeSourceSerializer(operator_sources(operator_id=operator.pk), many=True).data
+
+
+class MeAvailabilitySerializer(serializers.Serializer):
+    availability = serializers.ChoiceField(choices=Operator.Availability.choices)
+    redistribute = StrictBooleanField(
+        required=False,
+        default=False,
+        help_text='Only with "availability": "offline": hand your open contacts to the source\'s other '
+        "available operators (or the queue). By default you keep them.",
     )
 
 

@@ -18,8 +18,10 @@ import random
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from fractions import Fraction
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -30,6 +32,26 @@ from crm.models import Contact, Operator, OperatorSource, Source
 _default_rng = random.SystemRandom()
 
 Reason = Contact.UnassignedReason
+Availability = Operator.Availability
+
+
+def availability_now(operator: Operator, *, now: datetime) -> str:
+    """The availability routing uses: what the operator said, except that one with a login
+    and no activity for OPERATOR_AWAY_AFTER is away (computed here, so no job has to run)."""
+    if (
+        operator.availability == Availability.ONLINE
+        and operator.user_id is not None
+        and (operator.last_seen_at is None or operator.last_seen_at < now - settings.OPERATOR_AWAY_AFTER)
+    ):
+        return Availability.AWAY
+    return operator.availability
+
+
+def available_now_q(*, now: datetime, prefix: str = "") -> Q:
+    """The same rule as availability_now, as a filter on operators (lists and counts)."""
+    return Q(**{f"{prefix}availability": Availability.ONLINE}) & (
+        Q(**{f"{prefix}user__isnull": True}) | Q(**{f"{prefix}last_seen_at__gte": now - settings.OPERATOR_AWAY_AFTER})
+    )
 
 
 @dataclass(frozen=True)
@@ -41,6 +63,7 @@ class Candidate:
     load: int
     max_load: int
     smooth_count: int = 0
+    availability: str = Availability.ONLINE  # as routing sees it (see availability_now)
 
     @property
     def exclusion(self) -> str | None:
@@ -49,6 +72,8 @@ class Candidate:
             return "inactive"
         if self.weight <= 0:
             return "paused"
+        if self.availability != Availability.ONLINE:
+            return str(self.availability)  # "away" or "offline"
         if self.load >= self.max_load:
             return "full"
         return None
@@ -102,8 +127,12 @@ def _unassigned_reason(candidates: list[Candidate]) -> str:
     active = [c for c in candidates if c.is_active]
     if not active:
         return Reason.ALL_INACTIVE
-    if not any(c.weight > 0 for c in active):
+    weighted = [c for c in active if c.weight > 0]
+    if not weighted:
         return Reason.ALL_PAUSED
+    if any(c.load < c.max_load for c in weighted):
+        # Someone would have room: nothing but availability stands in the way.
+        return Reason.NOBODY_ONLINE
     return Reason.ALL_AT_CAPACITY
 
 
@@ -129,10 +158,11 @@ def choose_operator(
     affinity_enabled: bool = False,
     exclude_operator_id: int | None = None,
 ) -> Decision:
-    """Pick one eligible candidate (active, weight > 0, under capacity), or say why none.
+    """Pick one eligible candidate (active, weight > 0, online, under capacity), or say why none.
 
     "random": probability weight / sum(weights). "smooth": deterministic, see _smooth_pick.
-    With affinity on, the lead's previous operator wins when he is eligible.
+    With affinity on, the lead's previous operator wins when he is eligible (so only when he
+    is online; otherwise the record says "miss" and his exclusion, and the normal rule applies).
     Pure: no database access, so it is tested directly and reused by the simulation.
     """
     rng = rng or _default_rng
@@ -166,6 +196,7 @@ class RoutingContext:
     sources: dict[int, Source]
     load_delta: dict[int, int] = field(default_factory=lambda: defaultdict(int))
     smooth_delta: dict[int, int] = field(default_factory=lambda: defaultdict(int))
+    now: datetime = field(default_factory=timezone.now)  # for auto-away: one instant per decision set
 
     @classmethod
     def lock_for_source(cls, source_id: int) -> RoutingContext | None:
@@ -241,6 +272,7 @@ class RoutingContext:
                 load=self.load(link.operator_id),
                 max_load=link.operator.max_load,
                 smooth_count=link.smooth_count + self.smooth_delta[link.pk],
+                availability=availability_now(link.operator, now=self.now),
             )
             for link in self.links.get(source_id, [])
         ]

@@ -9,7 +9,7 @@ from django.utils import timezone
 from crm.errors import ConflictError, DomainError, NotFoundError
 from crm.models import Contact, EventType, EventVia, Operator
 from crm.services.assignment import Decision, RoutingContext, lock_serving
-from crm.services.events import actor_of, assignment_event, event_record, events_record
+from crm.services.events import actor_of, assignment_event, event_build, event_record, events_record
 from crm.services.queue import queue_drain
 
 
@@ -113,6 +113,97 @@ def contact_reassign(
         return Contact.objects.select_related("lead").get(pk=contact_id)
 
 
+# Why a transfer is refused, by the target's exclusion (Candidate.exclusion).
+_TRANSFER_REFUSALS = {
+    "inactive": "Operator {name} is inactive.",
+    "paused": "Operator {name} does not take contacts of this source now (weight 0).",
+    "away": "Operator {name} is away.",
+    "offline": "Operator {name} is offline.",
+    "full": "Operator {name} is full ({load} / {max_load}).",
+}
+
+
+def contact_transfer(
+    *, contact_id: int, operator_id: int, actor=None, from_operator_id: int | None = None, rng=None
+) -> Contact:
+    """Hand an open, assigned contact to another operator of its source who is eligible
+    right now (active, weight > 0, online) and has room; otherwise DomainError naming why
+    (code: not_linked, inactive, paused, away, offline, full). With `from_operator_id` (an
+    operator transferring his own contact) a contact that is not his is reported as not
+    existing, so its existence is not revealed. The room he leaves goes to the queue.
+    Recorded as `contact.transferred` and `contact.assigned` (via transfer)."""
+    actor = actor_of(actor)
+    while True:
+        contact = Contact.objects.filter(pk=contact_id).first()
+        if contact is None or (from_operator_id is not None and contact.operator_id != from_operator_id):
+            raise NotFoundError(f"Contact {contact_id} does not exist.")
+        if contact.status != Contact.Status.OPEN:
+            raise ConflictError(f"Contact {contact_id} is closed; only open contacts can be transferred.")
+        old = contact.operator_id
+        if old is None:
+            raise DomainError(
+                f"Contact {contact_id} is waiting for an operator; only an assigned contact can be transferred.",
+                code="waiting",
+            )
+        if operator_id == old:
+            raise DomainError(
+                f"Contact {contact_id} is already with operator {old}.", field="operator_id", code="same_operator"
+            )
+        if not Operator.objects.filter(pk=operator_id).exists():
+            raise NotFoundError(f"Operator {operator_id} does not exist.", field="operator_id")
+        with transaction.atomic():
+            # Lock order as everywhere: every operator concerned in one ordered statement
+            # (his, the target, and the operators of the sources his freed room can serve).
+            ctx, served = lock_serving(
+                operator_ids=[old], source_ids=[contact.source_id], extra_operator_ids=[operator_id]
+            )
+            candidates = ctx.candidates(contact.source_id)
+            target = next((c for c in candidates if c.operator_id == operator_id), None)
+            if target is None:
+                raise DomainError(
+                    f"Operator {operator_id} does not serve this contact's source.",
+                    field="operator_id",
+                    code="not_linked",
+                )
+            refusal = target.exclusion
+            if refusal is not None:
+                raise DomainError(
+                    _TRANSFER_REFUSALS[refusal].format(name=target.name, load=target.load, max_load=target.max_load),
+                    field="operator_id",
+                    code=refusal,
+                )
+            decision = Decision(operator_id, "", tuple(candidates), strategy="manual", excluded_operator_id=old)
+            changed = Contact.objects.filter(pk=contact_id, status=Contact.Status.OPEN, operator_id=old).update(
+                operator_id=operator_id, assignment=decision.record(via=EventVia.TRANSFER)
+            )
+            if not changed:
+                continue  # closed or moved meanwhile: look again
+            events_record(
+                [
+                    event_build(
+                        type=EventType.CONTACT_TRANSFERRED,
+                        contact=contact,
+                        operator=operator_id,
+                        actor=actor,
+                        data={"from_operator_id": old, "to_operator_id": operator_id},
+                    ),
+                    assignment_event(
+                        contact_id=contact_id,
+                        source_id=contact.source_id,
+                        decision=decision,
+                        via=EventVia.TRANSFER,
+                        actor=actor,
+                        from_operator_id=old,
+                    ),
+                ]
+            )
+            ctx.take(contact.source_id, operator_id)
+            ctx.release(old)
+            queue_drain(source_ids=served, ctx=ctx, rng=rng, actor=actor)
+            ctx.flush()
+        return Contact.objects.select_related("lead").get(pk=contact_id)
+
+
 def _manual_decision(ctx: RoutingContext, contact: Contact, operator_id: int) -> Decision:
     candidates = ctx.candidates(contact.source_id)
     target = next((c for c in candidates if c.operator_id == operator_id), None)
@@ -130,3 +221,38 @@ def _manual_decision(ctx: RoutingContext, contact: Contact, operator_id: int) ->
         )
     # The record shows every candidate as the routing would have seen it, and the manual pick.
     return Decision(operator_id, "", tuple(candidates), strategy="manual", excluded_operator_id=contact.operator_id)
+
+
+def operator_contacts_requeue(ctx: RoutingContext, operator: Operator, *, actor=None) -> int:
+    """Take an operator's open contacts off him; they wait (keeping their age, so they come
+    first) until queue_drain hands them out, each with a `contact.waiting` event (via
+    redistribute). Returns how many."""
+    contacts = list(
+        Contact.objects.filter(operator=operator, status=Contact.Status.OPEN)
+        .order_by("id")
+        .values_list("id", "source_id")
+    )
+    by_source: dict[int, list[int]] = {}
+    for contact_id, source_id in contacts:
+        by_source.setdefault(source_id, []).append(contact_id)
+    for source_id, ids in by_source.items():
+        decision = ctx.decide(source_id)
+        reason = decision.reason or Contact.UnassignedReason.ALL_AT_CAPACITY
+        record = {**decision.record(via="redistribute"), "operator_id": None, "reason": reason}
+        # His lock, held here, is what every close or reassignment of these contacts waits on.
+        moved = Contact.objects.filter(pk__in=ids, operator=operator, status=Contact.Status.OPEN).update(
+            operator=None, unassigned_reason=reason, assignment=record
+        )
+        for _ in range(moved):
+            ctx.release(operator.pk)
+        events_record(
+            event_build(
+                type=EventType.CONTACT_WAITING,
+                contact=contact_id,
+                source=source_id,
+                actor=actor,
+                data={"via": EventVia.REDISTRIBUTE.value, "reason": str(reason), "from_operator_id": operator.pk},
+            )
+            for contact_id in ids
+        )
+    return len(contacts)

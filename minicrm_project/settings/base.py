@@ -149,6 +149,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DJANGO_MAX_BODY_BYTES", "65536
 
 # Idempotency keys are kept at least this long (`manage.py purge_idempotency_keys`).
 IDEMPOTENCY_KEY_TTL = timedelta(hours=max(24, int(os.environ.get("IDEMPOTENCY_KEY_TTL_HOURS", "24"))))
+# An operator with a login and no activity (workspace page, API call) for this long counts as
+# away for routing. Minutes.
+OPERATOR_AWAY_AFTER = timedelta(minutes=max(1, int(os.environ.get("OPERATOR_AWAY_AFTER_MINUTES", "30"))))
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -221,6 +224,9 @@ SPECTACULAR_SETTINGS = {
         "ContactStatusEnum": "crm.models.Contact.Status",
         "UnassignedReasonEnum": "crm.models.Contact.UnassignedReason",
         "SourceStrategyEnum": "crm.models.Source.Strategy",
+        "AvailabilityEnum": "crm.models.Operator.Availability",
+        "EventTypeEnum": "crm.models.EventType",
+        "ActorKindEnum": "crm.models.ActorKind",
         "DecisionStrategyEnum": [("random", "random"), ("smooth", "smooth"), ("manual", "manual")],
     },
 }
