@@ -1,9 +1,11 @@
 """The routing invariants, checked against the database."""
 
 from django.db.models import Count, Q
+from django.utils import timezone
 
 from crm.models import Contact, Event, EventType, Operator, OperatorSource
 from crm.selectors import operator_load_mismatches
+from crm.services.assignment import availability_now
 
 
 def assert_routing_invariants() -> None:
@@ -12,13 +14,15 @@ def assert_routing_invariants() -> None:
         assert op.n <= op.max_load, f"{op.name}: {op.n} open contacts > max_load {op.max_load}"
     # 2. The stored loads agree with a recount.
     assert operator_load_mismatches() == []
-    # 3. No contact waits on a source while an eligible operator of it has room.
+    # 3. No contact waits on a source while an eligible operator of it (active, weight > 0,
+    # online as routing sees it, auto-away included) has room.
     waiting_sources = set(
         Contact.objects.filter(status="open", operator__isnull=True).values_list("source_id", flat=True)
     )
     for link in OperatorSource.objects.filter(source_id__in=waiting_sources).select_related("operator"):
         op = link.operator
-        assert not (op.is_active and link.weight > 0 and op.open_load < op.max_load), (
+        online = availability_now(op, now=timezone.now()) == Operator.Availability.ONLINE
+        assert not (op.is_active and link.weight > 0 and online and op.open_load < op.max_load), (
             f"source {link.source_id} has waiting contacts while {op.name} "
             f"({op.open_load}/{op.max_load}, weight {link.weight}) could take one"
         )

@@ -196,7 +196,8 @@ class RoutingContext:
     sources: dict[int, Source]
     load_delta: dict[int, int] = field(default_factory=lambda: defaultdict(int))
     smooth_delta: dict[int, int] = field(default_factory=lambda: defaultdict(int))
-    now: datetime = field(default_factory=timezone.now)  # for auto-away: one instant per decision set
+    # For auto-away: one instant per context (looked up at call time, so tests can move the clock).
+    now: datetime = field(default_factory=lambda: timezone.now())
 
     @classmethod
     def lock_for_source(cls, source_id: int) -> RoutingContext | None:
