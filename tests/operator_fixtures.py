@@ -1,8 +1,5 @@
 """Operators with logins, their API clients, and a clock tests can move forward."""
 
-from datetime import timedelta
-
-import pytest
 from django.utils import timezone
 from knox.models import AuthToken
 from rest_framework.test import APIClient
@@ -31,19 +28,3 @@ def with_login(operator=None, **kwargs):
     operator.__class__.objects.filter(pk=operator.pk).update(last_seen_at=timezone.now())
     operator.refresh_from_db()
     return operator
-
-
-class Clock:
-    """timezone.now() under the test's control: `advance(minutes=31)` moves time forward."""
-
-    def __init__(self, monkeypatch):
-        self.now = timezone.now()
-        monkeypatch.setattr(timezone, "now", lambda: self.now)
-
-    def advance(self, **kwargs) -> None:
-        self.now += timedelta(**kwargs)
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    return Clock(monkeypatch)

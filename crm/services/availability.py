@@ -16,9 +16,10 @@ from django.utils import timezone
 
 from crm.errors import DomainError, NotFoundError
 from crm.models import ActorKind, Contact, EventType, Operator
-from crm.services.assignment import RoutingContext, availability_now, lock_serving
+from crm.services.assignment import availability_now
 from crm.services.contacts import operator_contacts_requeue
 from crm.services.events import Actor, event_record
+from crm.services.locking import RoutingContext, routing_locked
 from crm.services.queue import queue_drain
 
 Availability = Operator.Availability
@@ -76,9 +77,8 @@ def operator_availability_set(
             .values_list("source_id", flat=True)
             .distinct()
         )
-    with transaction.atomic():
-        # Lock him and every operator of his sources (global order): the drain decides on them all.
-        ctx, served = lock_serving(operator_ids=[operator_id], source_ids=returning_from)
+    # Lock him and every operator of his sources (global order): the drain decides on them all.
+    with transaction.atomic(), routing_locked(serving=[operator_id], source_ids=returning_from) as ctx:
         operator = ctx.operators.get(operator_id)
         if operator is None:
             raise NotFoundError(f"Operator {operator_id} does not exist.")
@@ -86,8 +86,7 @@ def operator_availability_set(
         operator.save(update_fields=["availability", "availability_changed_at", "last_seen_at"])
         returned = operator_contacts_requeue(ctx, operator, actor=actor) if redistribute else 0
         if became_available or returned:
-            queue_drain(source_ids=served, ctx=ctx, actor=actor)
-        ctx.flush()
+            queue_drain(source_ids=ctx.served, ctx=ctx, actor=actor)
     return operator
 
 
@@ -117,8 +116,7 @@ def operator_activity_record(*, operator: Operator, now=None) -> bool:
         return True
     if not Operator.objects.filter(pk=operator.pk).exclude(plain).exists():
         return False  # written by a concurrent request meanwhile
-    with transaction.atomic():
-        ctx, served = lock_serving(operator_ids=[operator.pk])
+    with transaction.atomic(), routing_locked(serving=[operator.pk]) as ctx:
         locked = ctx.operators.get(operator.pk)
         if locked is None:
             return False
@@ -129,7 +127,6 @@ def operator_activity_record(*, operator: Operator, now=None) -> bool:
         became_available = availability_apply(ctx, locked, Availability.ONLINE, actor=actor)
         locked.save(update_fields=["availability", "availability_changed_at", "last_seen_at"])
         if became_available:
-            queue_drain(source_ids=served, ctx=ctx, actor=actor)
-        ctx.flush()
+            queue_drain(source_ids=ctx.served, ctx=ctx, actor=actor)
     operator.last_seen_at = locked.last_seen_at
     return True

@@ -2,14 +2,16 @@
 freed room to the waiting queue in the same transaction."""
 
 import random
+from contextlib import nullcontext
 
 from django.db import transaction
 from django.utils import timezone
 
 from crm.errors import ConflictError, DomainError, NotFoundError
-from crm.models import Contact, EventType, EventVia, Operator
-from crm.services.assignment import Decision, RoutingContext, lock_serving
+from crm.models import AssignmentVia, Contact, DecisionStrategy, EventType, Operator
+from crm.services.assignment import Decision
 from crm.services.events import actor_of, assignment_event, event_build, event_record, events_record
+from crm.services.locking import RoutingContext, routing_locked
 from crm.services.queue import queue_drain
 
 
@@ -31,10 +33,11 @@ def contact_close(*, contact_id: int, rng: random.Random | None = None, actor=No
         if contact.status == Contact.Status.CLOSED:
             return contact
         operator_id = contact.operator_id
-        with transaction.atomic():
+        # A waiting contact holds no capacity: nothing to lock, no room to hand out.
+        locks = routing_locked(serving=[operator_id]) if operator_id is not None else nullcontext()
+        with transaction.atomic(), locks as ctx:
             # Lock order: the operators (of every source the freed room can serve) first,
             # then the contact, by the conditional UPDATE below.
-            ctx, served = lock_serving(operator_ids=[operator_id]) if operator_id else (None, [])
             closed_at = timezone.now()
             # Conditional on the state read above: if a concurrent close or reassignment got
             # there first, nothing is updated and we look again.
@@ -46,8 +49,7 @@ def contact_close(*, contact_id: int, rng: random.Random | None = None, actor=No
             event_record(type=EventType.CONTACT_CLOSED, contact=contact, operator=operator_id, actor=actor, data={})
             if ctx is not None:
                 ctx.release(operator_id)
-                queue_drain(source_ids=served, ctx=ctx, rng=rng, actor=actor)
-                ctx.flush()
+                queue_drain(source_ids=ctx.served, ctx=ctx, rng=rng, actor=actor)
         contact.status, contact.closed_at = Contact.Status.CLOSED, closed_at
         return contact
 
@@ -71,10 +73,10 @@ def contact_reassign(
             raise DomainError(f"Contact {contact_id} is already assigned to operator {old}.", field="operator_id")
         if operator_id is not None and not Operator.objects.filter(pk=operator_id).exists():
             raise NotFoundError(f"Operator {operator_id} does not exist.", field="operator_id")
-        with transaction.atomic():
-            ctx, served = lock_serving(
-                operator_ids=[old], source_ids=[contact.source_id], extra_operator_ids=[operator_id]
-            )
+        with (
+            transaction.atomic(),
+            routing_locked(serving=[old], source_ids=[contact.source_id], operator_ids=[operator_id]) as ctx,
+        ):
             if operator_id is not None:
                 decision = _manual_decision(ctx, contact, operator_id)
             else:
@@ -88,7 +90,7 @@ def contact_reassign(
             changed = Contact.objects.filter(pk=contact_id, status=Contact.Status.OPEN, operator_id=old).update(
                 operator_id=decision.operator_id,
                 unassigned_reason=decision.reason,
-                assignment=decision.record(via="reassign"),
+                assignment=decision.record(via=AssignmentVia.REASSIGN),
             )
             if not changed:
                 continue  # closed or moved meanwhile: look again
@@ -98,7 +100,7 @@ def contact_reassign(
                         contact_id=contact_id,
                         source_id=contact.source_id,
                         decision=decision,
-                        via=EventVia.REASSIGN,
+                        via=AssignmentVia.REASSIGN,
                         actor=actor,
                         from_operator_id=old,
                     )
@@ -108,8 +110,7 @@ def contact_reassign(
                 ctx.take(contact.source_id, decision.operator_id)
             if old is not None:
                 ctx.release(old)
-                queue_drain(source_ids=served, ctx=ctx, rng=rng, actor=actor)
-            ctx.flush()
+                queue_drain(source_ids=ctx.served, ctx=ctx, rng=rng, actor=actor)
         return Contact.objects.select_related("lead").get(pk=contact_id)
 
 
@@ -151,12 +152,12 @@ def contact_transfer(
             )
         if not Operator.objects.filter(pk=operator_id).exists():
             raise NotFoundError(f"Operator {operator_id} does not exist.", field="operator_id")
-        with transaction.atomic():
-            # Lock order as everywhere: every operator concerned in one ordered statement
-            # (his, the target, and the operators of the sources his freed room can serve).
-            ctx, served = lock_serving(
-                operator_ids=[old], source_ids=[contact.source_id], extra_operator_ids=[operator_id]
-            )
+        # Lock order as everywhere: every operator concerned in one ordered statement (his,
+        # the target, and the operators of the sources his freed room can serve).
+        with (
+            transaction.atomic(),
+            routing_locked(serving=[old], source_ids=[contact.source_id], operator_ids=[operator_id]) as ctx,
+        ):
             candidates = ctx.candidates(contact.source_id)
             target = next((c for c in candidates if c.operator_id == operator_id), None)
             if target is None:
@@ -172,9 +173,11 @@ def contact_transfer(
                     field="operator_id",
                     code=refusal,
                 )
-            decision = Decision(operator_id, "", tuple(candidates), strategy="manual", excluded_operator_id=old)
+            decision = Decision(
+                operator_id, "", tuple(candidates), strategy=DecisionStrategy.MANUAL, excluded_operator_id=old
+            )
             changed = Contact.objects.filter(pk=contact_id, status=Contact.Status.OPEN, operator_id=old).update(
-                operator_id=operator_id, assignment=decision.record(via=EventVia.TRANSFER)
+                operator_id=operator_id, assignment=decision.record(via=AssignmentVia.TRANSFER)
             )
             if not changed:
                 continue  # closed or moved meanwhile: look again
@@ -191,7 +194,7 @@ def contact_transfer(
                         contact_id=contact_id,
                         source_id=contact.source_id,
                         decision=decision,
-                        via=EventVia.TRANSFER,
+                        via=AssignmentVia.TRANSFER,
                         actor=actor,
                         from_operator_id=old,
                     ),
@@ -199,8 +202,7 @@ def contact_transfer(
             )
             ctx.take(contact.source_id, operator_id)
             ctx.release(old)
-            queue_drain(source_ids=served, ctx=ctx, rng=rng, actor=actor)
-            ctx.flush()
+            queue_drain(source_ids=ctx.served, ctx=ctx, rng=rng, actor=actor)
         return Contact.objects.select_related("lead").get(pk=contact_id)
 
 
@@ -220,7 +222,13 @@ def _manual_decision(ctx: RoutingContext, contact: Contact, operator_id: int) ->
             f"Operator {target.name} is full ({target.load} / {target.max_load}).", field="operator_id", code="full"
         )
     # The record shows every candidate as the routing would have seen it, and the manual pick.
-    return Decision(operator_id, "", tuple(candidates), strategy="manual", excluded_operator_id=contact.operator_id)
+    return Decision(
+        operator_id,
+        "",
+        tuple(candidates),
+        strategy=DecisionStrategy.MANUAL,
+        excluded_operator_id=contact.operator_id,
+    )
 
 
 def operator_contacts_requeue(ctx: RoutingContext, operator: Operator, *, actor=None) -> int:
@@ -238,7 +246,7 @@ def operator_contacts_requeue(ctx: RoutingContext, operator: Operator, *, actor=
     for source_id, ids in by_source.items():
         decision = ctx.decide(source_id)
         reason = decision.reason or Contact.UnassignedReason.ALL_AT_CAPACITY
-        record = {**decision.record(via="redistribute"), "operator_id": None, "reason": reason}
+        record = {**decision.record(via=AssignmentVia.REDISTRIBUTE), "operator_id": None, "reason": reason}
         # His lock, held here, is what every close or reassignment of these contacts waits on.
         moved = Contact.objects.filter(pk__in=ids, operator=operator, status=Contact.Status.OPEN).update(
             operator=None, unassigned_reason=reason, assignment=record
@@ -251,7 +259,7 @@ def operator_contacts_requeue(ctx: RoutingContext, operator: Operator, *, actor=
                 contact=contact_id,
                 source=source_id,
                 actor=actor,
-                data={"via": EventVia.REDISTRIBUTE.value, "reason": str(reason), "from_operator_id": operator.pk},
+                data={"via": AssignmentVia.REDISTRIBUTE.value, "reason": str(reason), "from_operator_id": operator.pk},
             )
             for contact_id in ids
         )

@@ -9,9 +9,9 @@ from django.db import IntegrityError, transaction
 
 from crm.errors import ConflictError, DomainError, NotFoundError
 from crm.models import Contact, Operator, OperatorSource, Source
-from crm.services.assignment import RoutingContext, lock_serving, smooth_round_restart
 from crm.services.availability import availability_apply
 from crm.services.contacts import operator_contacts_requeue
+from crm.services.locking import routing_locked, smooth_round_restart
 from crm.services.queue import queue_drain
 from crm.services.routing_history import routing_change_record, routing_snapshot
 
@@ -76,8 +76,8 @@ def operator_update(
     """
     if redistribute and is_active is not False and availability != Operator.Availability.OFFLINE:
         raise DomainError(
-            'redistribute is only possible when deactivating (is_active: false) or going offline ("availability": '
-            '"offline").',
+            "redistribute is only possible when deactivating (is_active: false) or going offline "
+            '("availability": "offline").',
             field="redistribute",
         )
     returning_from: list[int] = []
@@ -90,10 +90,9 @@ def operator_update(
             .values_list("source_id", flat=True)
             .distinct()
         )
-    with transaction.atomic():
-        # Lock the operator and every operator of his sources: an intake may be adding to
-        # their loads right now, and the queue drain below decides on all of them.
-        ctx, served = lock_serving(operator_ids=[operator_id], source_ids=returning_from)
+    # Lock the operator and every operator of his sources: an intake may be adding to
+    # their loads right now, and the queue drain below decides on all of them.
+    with transaction.atomic(), routing_locked(serving=[operator_id], source_ids=returning_from) as ctx:
         operator = ctx.operators.get(operator_id)
         if operator is None:
             raise NotFoundError(f"Operator {operator_id} does not exist.")
@@ -120,12 +119,11 @@ def operator_update(
         _save_unique_name(operator, kind="operator", update_fields=["name", "is_active", "max_load"])
         routing_change_record(actor=actor, action="update", obj=operator, before=before)
         if was_active != operator.is_active:
-            smooth_round_restart(source_ids=served, ctx=ctx)
+            smooth_round_restart(source_ids=ctx.served, ctx=ctx)
         returned = operator_contacts_requeue(ctx, operator, actor=actor) if redistribute else 0
         room_after = operator.max_load if operator.is_active else 0
         if room_after > room_before or returned or became_available:
-            queue_drain(source_ids=served, ctx=ctx, actor=actor)
-        ctx.flush()
+            queue_drain(source_ids=ctx.served, ctx=ctx, actor=actor)
     return operator
 
 
@@ -145,9 +143,8 @@ def source_update(
     affinity: bool | None = None,
     actor=None,
 ) -> Source:
-    with transaction.atomic():
-        # The operators' locks serialise this with the intakes that read the strategy.
-        ctx = RoutingContext.lock(source_ids=[source_id])
+    # The operators' locks serialise this with the intakes that read the strategy.
+    with transaction.atomic(), routing_locked(source_ids=[source_id]) as ctx:
         source = ctx.sources.get(source_id)
         if source is None:
             raise NotFoundError(f"Source {source_id} does not exist.")
@@ -176,8 +173,7 @@ def link_create(*, operator_id: int, source_id: int, weight: int, actor=None) ->
     if existing is not None:
         raise DomainError(_duplicate_link_message(existing), field="non_field_errors", code="unique")
     try:
-        with transaction.atomic():
-            RoutingContext.lock(source_ids=[source_id], operator_ids=[operator_id])
+        with transaction.atomic(), routing_locked(source_ids=[source_id], operator_ids=[operator_id]):
             link = OperatorSource.objects.create(operator_id=operator_id, source_id=source_id, weight=weight)
             routing_change_record(actor=actor, action="create", obj=link)
             smooth_round_restart(source_ids=[source_id])
@@ -204,8 +200,7 @@ def link_update(*, link_id: int, weight: int, actor=None) -> OperatorSource:
     link = OperatorSource.objects.filter(pk=link_id).first()
     if link is None:
         raise NotFoundError(f"Operator-source link {link_id} does not exist.")
-    with transaction.atomic():
-        ctx = RoutingContext.lock(source_ids=[link.source_id], operator_ids=[link.operator_id])
+    with transaction.atomic(), routing_locked(source_ids=[link.source_id], operator_ids=[link.operator_id]) as ctx:
         link = next((lk for lk in ctx.links[link.source_id] if lk.pk == link_id), None)
         if link is None:
             raise NotFoundError(f"Operator-source link {link_id} does not exist.")
@@ -218,7 +213,6 @@ def link_update(*, link_id: int, weight: int, actor=None) -> OperatorSource:
             smooth_round_restart(source_ids=[link.source_id], ctx=ctx)
             if weight > 0:
                 queue_drain(source_ids=[link.source_id], ctx=ctx, actor=actor)
-                ctx.flush()
     return link
 
 
@@ -226,8 +220,7 @@ def link_delete(*, link_id: int, actor=None) -> None:
     link = OperatorSource.objects.filter(pk=link_id).first()
     if link is None:
         raise NotFoundError(f"Operator-source link {link_id} does not exist.")
-    with transaction.atomic():
-        RoutingContext.lock(source_ids=[link.source_id], operator_ids=[link.operator_id])
+    with transaction.atomic(), routing_locked(source_ids=[link.source_id], operator_ids=[link.operator_id]):
         deleted, _ = OperatorSource.objects.filter(pk=link_id).delete()
         if not deleted:
             raise NotFoundError(f"Operator-source link {link_id} does not exist.")

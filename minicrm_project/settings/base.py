@@ -221,13 +221,16 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
-        "ContactStatusEnum": "crm.models.Contact.Status",
-        "UnassignedReasonEnum": "crm.models.Contact.UnassignedReason",
-        "SourceStrategyEnum": "crm.models.Source.Strategy",
-        "AvailabilityEnum": "crm.models.Operator.Availability",
+        "ContactStatusEnum": "crm.models.ContactStatus",
+        "UnassignedReasonEnum": "crm.models.UnassignedReason",
+        "SourceStrategyEnum": "crm.models.SourceStrategy",
+        "DecisionStrategyEnum": "crm.models.DecisionStrategy",
+        "ViaEnum": "crm.models.AssignmentVia",
+        "AffinityEnum": "crm.models.AffinityOutcome",
+        "ExcludedEnum": "crm.models.Exclusion",
+        "AvailabilityEnum": "crm.models.OperatorAvailability",
         "EventTypeEnum": "crm.models.EventType",
         "ActorKindEnum": "crm.models.ActorKind",
-        "DecisionStrategyEnum": [("random", "random"), ("smooth", "smooth"), ("manual", "manual")],
     },
 }
 

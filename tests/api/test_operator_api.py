@@ -10,7 +10,7 @@ from crm.services.accounts import OPERATORS_GROUP, operator_login_create
 from crm.services.contacts import contact_close
 from crm.services.intake import contact_register
 from tests.factories import OperatorFactory, OperatorSourceFactory, SourceFactory, UserFactory
-from tests.operator_fixtures import clock, operator_client, with_login  # noqa: F401 - fixture
+from tests.operator_fixtures import operator_client, with_login
 
 pytestmark = pytest.mark.django_db
 
@@ -279,7 +279,7 @@ def test_operators_cannot_register_or_reassign(team, rng):
     assert Contact.objects.count() == 1
 
 
-def test_an_api_call_is_activity(team, clock):  # noqa: F811
+def test_an_api_call_is_activity(team, clock):
     ann = team["ann"]
     clock.advance(minutes=40)
     operator_client(ann).get("/api/v1/me/")

@@ -12,7 +12,7 @@ from crm.services.availability import operator_activity_record, operator_availab
 from crm.services.intake import contact_register
 from tests.factories import OperatorFactory, OperatorSourceFactory, SourceFactory
 from tests.invariants import assert_routing_invariants
-from tests.operator_fixtures import clock, with_login  # noqa: F401 - fixture
+from tests.operator_fixtures import with_login
 
 pytestmark = pytest.mark.django_db
 
@@ -137,7 +137,7 @@ def test_affinity_goes_to_the_previous_operator_only_when_online(rng):
 # --- Auto-away ---------------------------------------------------------------------------------
 
 
-def test_an_idle_login_counts_as_away_after_the_setting(rng, clock, settings):  # noqa: F811
+def test_an_idle_login_counts_as_away_after_the_setting(rng, clock, settings):
     settings.OPERATOR_AWAY_AFTER = __import__("datetime").timedelta(minutes=30)
     operator = with_login(max_load=5)
     link = OperatorSourceFactory(operator=operator)
@@ -150,7 +150,7 @@ def test_an_idle_login_counts_as_away_after_the_setting(rng, clock, settings):  
     assert Operator.objects.get(pk=operator.pk).availability == Availability.ONLINE  # nothing was written
 
 
-def test_an_operator_without_login_is_never_auto_away(rng, clock):  # noqa: F811
+def test_an_operator_without_login_is_never_auto_away(rng, clock):
     link = OperatorSourceFactory()
     clock.advance(days=3)
     assert contact_register(external_id="a", source_id=link.source_id, rng=rng).operator_id == link.operator_id
@@ -164,7 +164,7 @@ def test_a_new_login_is_away_until_he_shows_up(rng):
     assert contact_register(external_id="a", source_id=link.source_id, rng=rng).operator_id is None
 
 
-def test_activity_brings_him_back_from_auto_away_and_drains(rng, clock):  # noqa: F811
+def test_activity_brings_him_back_from_auto_away_and_drains(rng, clock):
     operator = with_login(max_load=5)
     link = OperatorSourceFactory(operator=operator)
     clock.advance(minutes=45)
@@ -179,7 +179,7 @@ def test_activity_brings_him_back_from_auto_away_and_drains(rng, clock):  # noqa
     assert_routing_invariants()
 
 
-def test_activity_is_written_at_most_once_a_minute(clock):  # noqa: F811
+def test_activity_is_written_at_most_once_a_minute(clock):
     operator = with_login()
     clock.advance(seconds=30)
     with CaptureQueriesContext(connection) as captured:
@@ -191,7 +191,7 @@ def test_activity_is_written_at_most_once_a_minute(clock):  # noqa: F811
     assert not Event.objects.exists()  # he never was away
 
 
-def test_activity_of_an_offline_operator_keeps_him_offline(rng, clock):  # noqa: F811
+def test_activity_of_an_offline_operator_keeps_him_offline(rng, clock):
     operator = with_login(availability=Availability.OFFLINE)
     link = OperatorSourceFactory(operator=operator)
     clock.advance(hours=2)
