@@ -12,6 +12,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from crm.middleware import is_api_path
+from crm.tasks import worker_health
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +29,20 @@ def healthz(request):
         logger.warning("healthz: database unavailable: %s", exc)
         return JsonResponse({"status": "unavailable"}, status=503)
     return JsonResponse({"status": "ok"})
+
+
+@never_cache
+@require_safe
+def healthz_worker(request):
+    """For monitoring the background worker: 200 while a worker has shown a heartbeat
+    recently, 503 otherwise; with the queue's state (waiting contacts, the oldest's age)."""
+    try:
+        health = worker_health()
+    except DatabaseError as exc:
+        logger.warning("healthz/worker: database unavailable: %s", exc)
+        return JsonResponse({"status": "unavailable"}, status=503)
+    alive = health["worker"]["alive"]
+    return JsonResponse({"status": "ok" if alive else "worker_down", **health}, status=200 if alive else 503)
 
 
 def api_bad_request(request, exception=None):
