@@ -107,6 +107,18 @@ def lead_profile_visible(*, user, lead: Lead | None = None) -> bool:
     return bool(user.is_staff and user.has_perm("crm.view_lead"))
 
 
+def contact_decision_visible(*, user) -> bool:
+    """Who may see a contact's decision record (`Contact.assignment`): it names operators with
+    their weights and loads, so staff who may read contacts *and* operators. Bots never."""
+    return bool(
+        user is not None
+        and user.is_active
+        and user.is_staff
+        and user.has_perm("crm.view_contact")
+        and user.has_perm("crm.view_operator")
+    )
+
+
 def lead_get_with_recent_contacts(*, lead_id: int) -> Lead | None:
     """A lead with its latest contacts attached as `recent_contacts` (bounded, newest first)."""
     lead = Lead.objects.filter(pk=lead_id).first()
