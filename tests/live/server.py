@@ -1,8 +1,16 @@
 """A real gunicorn serving the test database, for tests that need HTTP over a socket
-(schemathesis, the crash test). Ports come from LIVE_PORTS (8300-8399)."""
+(schemathesis, the crash test, the README walkthrough, the HTTP server's own tests). Ports come
+from LIVE_PORTS (8300-8399).
+
+Other suites run beside this one on the same machine and take ports from the same range: a
+port probed free can be taken before gunicorn binds it. So ports are tried in random order,
+the server counts as up only once its own log says it listens on our port (a healthy answer
+there could come from somebody else's server), and a port found taken is given up for another.
+"""
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -17,8 +25,10 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 LIVE_PORTS = range(8300, 8400)
 
 
-def free_port() -> int:
-    for port in LIVE_PORTS:
+def free_port(*, exclude: set[int] = frozenset()) -> int:
+    ports = [port for port in LIVE_PORTS if port not in exclude]
+    random.shuffle(ports)  # suites starting together rarely probe the same port
+    for port in ports:
         with socket.socket() as sock:
             try:
                 sock.bind(("127.0.0.1", port))
@@ -56,24 +66,67 @@ class LiveServer:
         return self.log_path.read_text(errors="replace")
 
 
-def _wait_healthy(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
+class PortTakenError(RuntimeError):
+    """Another process bound the port between our probe and gunicorn's bind."""
+
+
+def _wait_healthy(server: LiveServer, process: subprocess.Popen, timeout: float = 60) -> None:
+    listening = f"Listening at: {server.url}"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        log = server.log()
+        if "Connection in use" in log or "Address already in use" in log:
+            raise PortTakenError(server.port)
         if process.poll() is not None:
             raise RuntimeError(f"gunicorn exited with {process.returncode}")
-        with contextlib.suppress(OSError), urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:
-            if response.status == 200:
-                return
+        if listening in log:
+            with contextlib.suppress(OSError), urllib.request.urlopen(f"{server.url}/healthz", timeout=2) as response:
+                if response.status == 200:
+                    return
         time.sleep(0.2)
     raise RuntimeError("gunicorn did not become healthy")
+
+
+def _stop(process: subprocess.Popen) -> None:
+    # Our own process group (start_new_session): the arbiter and its workers only.
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
 
 
 @contextlib.contextmanager
 def gunicorn_server(*, tmp_path: Path, workers: int = 2, timeout: int = 30, extra_env: dict | None = None):
     """Serve the test database with `workers` sync workers, settings.test (throttles off),
     until the block ends. The server's log goes to tmp_path/gunicorn.log."""
-    port = free_port()
     log_path = tmp_path / "gunicorn.log"
+    tried: set[int] = set()
+    for attempt in range(5):
+        port = free_port(exclude=tried)
+        tried.add(port)
+        process = _start(port=port, log_path=log_path, workers=workers, timeout=timeout, extra_env=extra_env)
+        server = LiveServer(process, port, log_path)
+        try:
+            _wait_healthy(server, process)
+        except PortTakenError:
+            _stop(process)
+            if attempt == 4:
+                raise
+            continue
+        except BaseException:
+            _stop(process)
+            raise
+        break
+    try:
+        yield server
+    finally:
+        _stop(process)
+
+
+def _start(*, port: int, log_path: Path, workers: int, timeout: int, extra_env: dict | None) -> subprocess.Popen:
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "minicrm_project.settings.test",
@@ -85,7 +138,7 @@ def gunicorn_server(*, tmp_path: Path, workers: int = 2, timeout: int = 30, extr
         **(extra_env or {}),
     }
     with open(log_path, "w") as log:
-        process = subprocess.Popen(
+        return subprocess.Popen(
             [
                 sys.executable,
                 "-m",
@@ -102,16 +155,3 @@ def gunicorn_server(*, tmp_path: Path, workers: int = 2, timeout: int = 30, extr
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    server = LiveServer(process, port, log_path)
-    try:
-        _wait_healthy(server.url, process)
-        yield server
-    finally:
-        # Our own process group (start_new_session): the arbiter and its workers only.
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
