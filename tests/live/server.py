@@ -1,12 +1,5 @@
 """A real gunicorn serving the test database, for tests that need HTTP over a socket
-(schemathesis, the crash test, the README walkthrough, the HTTP server's own tests). Ports come
-from LIVE_PORTS (8300-8399).
-
-Other suites run beside this one on the same machine and take ports from the same range: a
-port probed free can be taken before gunicorn binds it. So ports are tried in random order,
-the server counts as up only once its own log says it listens on our port (a healthy answer
-there could come from somebody else's server), and a port found taken is given up for another.
-"""
+(schemathesis, the crash test). Ports come from LIVE_PORTS (8300-8399)."""
 
 import contextlib
 import os
@@ -25,10 +18,10 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 LIVE_PORTS = range(8300, 8400)
 
 
-def free_port(*, exclude: set[int] = frozenset()) -> int:
-    ports = [port for port in LIVE_PORTS if port not in exclude]
-    random.shuffle(ports)  # suites starting together rarely probe the same port
-    for port in ports:
+def free_port() -> int:
+    """A port of LIVE_PORTS that is free now, tried in random order: the suites of several
+    checkouts on one machine do not all race for the first one."""
+    for port in random.SystemRandom().sample(LIVE_PORTS, len(LIVE_PORTS)):
         with socket.socket() as sock:
             try:
                 sock.bind(("127.0.0.1", port))
@@ -66,25 +59,24 @@ class LiveServer:
         return self.log_path.read_text(errors="replace")
 
 
-class PortTakenError(RuntimeError):
-    """Another process bound the port between our probe and gunicorn's bind."""
+class ServerStartError(RuntimeError):
+    pass
 
 
-def _wait_healthy(server: LiveServer, process: subprocess.Popen, timeout: float = 60) -> None:
-    listening = f"Listening at: {server.url}"
+def _wait_healthy(server: "LiveServer", timeout: float = 60) -> None:
+    """Until our gunicorn listens and answers /healthz. Its log must say that it listens on
+    our port: while gunicorn retries a bind that failed, another program may answer there."""
     deadline = time.monotonic() + timeout
+    listening = f"Listening at: {server.url} "
     while time.monotonic() < deadline:
-        log = server.log()
-        if "Connection in use" in log or "Address already in use" in log:
-            raise PortTakenError(server.port)
-        if process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited with {process.returncode}")
-        if listening in log:
+        if server.process.poll() is not None:
+            raise ServerStartError(f"gunicorn exited with {server.process.returncode}")
+        if listening in server.log():
             with contextlib.suppress(OSError), urllib.request.urlopen(f"{server.url}/healthz", timeout=2) as response:
                 if response.status == 200:
                     return
         time.sleep(0.2)
-    raise RuntimeError("gunicorn did not become healthy")
+    raise ServerStartError("gunicorn did not become healthy")
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -98,35 +90,9 @@ def _stop(process: subprocess.Popen) -> None:
         process.wait(timeout=10)
 
 
-@contextlib.contextmanager
-def gunicorn_server(*, tmp_path: Path, workers: int = 2, timeout: int = 30, extra_env: dict | None = None):
-    """Serve the test database with `workers` sync workers, settings.test (throttles off),
-    until the block ends. The server's log goes to tmp_path/gunicorn.log."""
+def _start(*, tmp_path: Path, workers: int, timeout: int, extra_env: dict | None) -> LiveServer:
+    port = free_port()
     log_path = tmp_path / "gunicorn.log"
-    tried: set[int] = set()
-    for attempt in range(5):
-        port = free_port(exclude=tried)
-        tried.add(port)
-        process = _start(port=port, log_path=log_path, workers=workers, timeout=timeout, extra_env=extra_env)
-        server = LiveServer(process, port, log_path)
-        try:
-            _wait_healthy(server, process)
-        except PortTakenError:
-            _stop(process)
-            if attempt == 4:
-                raise
-            continue
-        except BaseException:
-            _stop(process)
-            raise
-        break
-    try:
-        yield server
-    finally:
-        _stop(process)
-
-
-def _start(*, port: int, log_path: Path, workers: int, timeout: int, extra_env: dict | None) -> subprocess.Popen:
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "minicrm_project.settings.test",
@@ -138,7 +104,7 @@ def _start(*, port: int, log_path: Path, workers: int, timeout: int, extra_env: 
         **(extra_env or {}),
     }
     with open(log_path, "w") as log:
-        return subprocess.Popen(
+        process = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
@@ -155,3 +121,25 @@ def _start(*, port: int, log_path: Path, workers: int, timeout: int, extra_env: 
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+    return LiveServer(process, port, log_path)
+
+
+@contextlib.contextmanager
+def gunicorn_server(*, tmp_path: Path, workers: int = 2, timeout: int = 30, extra_env: dict | None = None):
+    """Serve the test database with `workers` gunicorn workers (gunicorn.conf.py's worker
+    class and threads), settings.test (throttles off), until the block ends. The server's log
+    goes to tmp_path/gunicorn.log. A port taken between free_port() and gunicorn's bind (by
+    another suite on the machine) means another port, up to five times."""
+    for attempt in range(5):
+        server = _start(tmp_path=tmp_path, workers=workers, timeout=timeout, extra_env=extra_env)
+        try:
+            _wait_healthy(server)
+            break
+        except ServerStartError:
+            _stop(server.process)
+            if attempt == 4 or "Connection in use" not in server.log():
+                raise
+    try:
+        yield server
+    finally:
+        _stop(server.process)
