@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from crm import tasks
 from crm.models import Contact, Operator
+from crm.services.queue import queue_drain_later
 from tests.factories import ContactFactory, OperatorFactory, OperatorSourceFactory
 from tests.invariants import assert_routing_invariants
 
@@ -69,23 +70,23 @@ def test_drain_task_with_nothing_to_do_writes_nothing(batches):
     assert Contact.objects.filter(operator__isnull=False).count() == 0
 
 
-def test_drain_enqueue_runs_after_the_commit(backlog, django_capture_on_commit_callbacks):
+def test_drain_later_runs_after_the_commit(backlog, django_capture_on_commit_callbacks):
     _, source, ids = backlog
     with django_capture_on_commit_callbacks(execute=True) as callbacks, transaction.atomic():
-        tasks.drain_enqueue(source_ids=[source.pk, source.pk])
+        queue_drain_later(source_ids=[source.pk, source.pk])
         assert waiting_ids(source.pk) == ids  # nothing ran inside the transaction
     assert len(callbacks) == 1
     assert waiting_ids(source.pk) == ids[5:]
 
 
-def test_drain_enqueue_in_a_rolled_back_transaction_enqueues_nothing(backlog, django_capture_on_commit_callbacks):
+def test_drain_later_in_a_rolled_back_transaction_enqueues_nothing(backlog, django_capture_on_commit_callbacks):
     _, source, ids = backlog
     with (
         django_capture_on_commit_callbacks(execute=True) as callbacks,
         pytest.raises(RuntimeError),
         transaction.atomic(),
     ):
-        tasks.drain_enqueue(source_ids=[source.pk])
+        queue_drain_later(source_ids=[source.pk])
         raise RuntimeError("the change failed")
     assert callbacks == []
     assert waiting_ids(source.pk) == ids

@@ -1,5 +1,6 @@
 """Closing and reassigning contacts. Both free an operator's capacity, so both hand the
-freed room to the waiting queue in the same transaction."""
+freed room to the waiting queue: one bounded batch in the same transaction, the rest in the
+background (crm.services.queue)."""
 
 import random
 from contextlib import nullcontext
@@ -11,7 +12,7 @@ from crm.errors import ConflictError, DomainError, NotFoundError
 from crm.models import AssignmentVia, Contact, DecisionStrategy, Operator
 from crm.services.assignment import Decision
 from crm.services.locking import RoutingContext, routing_locked
-from crm.services.queue import queue_drain
+from crm.services.queue import queue_drain_bounded
 
 
 def _get(contact_id: int) -> Contact:
@@ -45,7 +46,7 @@ def contact_close(*, contact_id: int, rng: random.Random | None = None) -> Conta
                 continue
             if ctx is not None:
                 ctx.release(operator_id)
-                queue_drain(source_ids=ctx.served, ctx=ctx, rng=rng)
+                queue_drain_bounded(source_ids=ctx.served, ctx=ctx, rng=rng)
         contact.status, contact.closed_at = Contact.Status.CLOSED, closed_at
         return contact
 
@@ -90,7 +91,7 @@ def contact_reassign(*, contact_id: int, operator_id: int | None = None, rng: ra
                 ctx.take(contact.source_id, decision.operator_id)
             if old is not None:
                 ctx.release(old)
-                queue_drain(source_ids=ctx.served, ctx=ctx, rng=rng)
+                queue_drain_bounded(source_ids=ctx.served, ctx=ctx, rng=rng)
         return Contact.objects.select_related("lead").get(pk=contact_id)
 
 

@@ -1,11 +1,21 @@
 """The waiting queue: contacts without an operator, handed out oldest first as soon as
-someone can take them."""
+someone can take them.
+
+Work per request is bounded: a change that frees room assigns at most one batch
+(QUEUE_DRAIN_BATCH contacts, one UPDATE each) under the locks it holds anyway, and leaves
+the rest to the background worker (crm.tasks.queue_drain_source), which drains in batches
+of the same size, each its own transaction, oldest first, until the room or the queue is
+used up. The minute sweep (crm.tasks.queue_sweep) re-starts a drain wherever waiting
+contacts and room coexist, so a lost job delays the queue and never strands it.
+"""
 
 import random
 from collections.abc import Iterable
 from contextlib import nullcontext
 from datetime import datetime
+from functools import partial
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, F, Min
 
@@ -81,17 +91,45 @@ def queue_drain(
     return assigned
 
 
+def queue_drain_bounded(*, source_ids: Iterable[int], ctx: RoutingContext, rng: random.Random | None = None) -> int:
+    """For a request that freed room: assign at most one batch now, under its locks (`ctx`),
+    and if the batch was full, leave the rest to the background worker once the request's
+    transaction commits. Returns how many were assigned now."""
+    source_ids = sorted(set(source_ids))
+    batch = settings.QUEUE_DRAIN_BATCH
+    assigned = queue_drain(source_ids=source_ids, ctx=ctx, rng=rng, limit=batch)
+    if assigned >= batch:
+        queue_drain_later(source_ids=source_ids)
+    return assigned
+
+
+def queue_drain_later(*, source_ids: Iterable[int]) -> None:
+    """Have the background worker drain these sources, once the current transaction commits
+    (a rolled-back change freed no room; the worker must see the committed change)."""
+    from crm.tasks import queue_drain_source  # the task module imports this one
+
+    for source_id in sorted(set(source_ids)):
+        transaction.on_commit(partial(queue_drain_source, source_id))
+
+
 def waiting_source_ids() -> list[int]:
     """Sources that have waiting contacts now."""
     return list(Contact.objects.waiting().order_by("source_id").values_list("source_id", flat=True).distinct())
 
 
 def queue_drain_all(*, rng: random.Random | None = None) -> list[tuple[int, int, int]]:
-    """Drain every source's queue, one short transaction per source (so live traffic is
-    held up by one source's locks at a time). Returns (source_id, assigned, still_waiting)."""
+    """Drain every source's queue here and now, in batches of QUEUE_DRAIN_BATCH, each a short
+    transaction (so live traffic is held up by one batch's locks at a time).
+    Returns (source_id, assigned, still_waiting)."""
+    batch = settings.QUEUE_DRAIN_BATCH
     report = []
     for source_id in waiting_source_ids():
-        assigned = queue_drain(source_ids=[source_id], rng=rng)
+        assigned = 0
+        while True:
+            taken = queue_drain(source_ids=[source_id], rng=rng, limit=batch)
+            assigned += taken
+            if taken < batch:
+                break
         still = Contact.objects.waiting().filter(source_id=source_id).count()
         report.append((source_id, assigned, still))
     return report

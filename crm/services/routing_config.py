@@ -1,8 +1,9 @@
 """Staff configuration: operators, sources and the weights between them.
 
 Every change that can create room (an operator activated, a capacity raised, a weight
-added or raised from 0) drains the waiting queue of the sources concerned in the same
-transaction, under the same operator locks the intake takes.
+added or raised from 0) drains the waiting queue of the sources concerned: one bounded
+batch in the same transaction, under the same operator locks the intake takes, and the
+rest in the background (crm.services.queue).
 """
 
 from django.db import IntegrityError, transaction
@@ -10,7 +11,7 @@ from django.db import IntegrityError, transaction
 from crm.errors import ConflictError, DomainError, NotFoundError
 from crm.models import AssignmentVia, Contact, Operator, OperatorSource, Source, UnassignedReason
 from crm.services.locking import RoutingContext, routing_locked, smooth_round_restart
-from crm.services.queue import queue_drain
+from crm.services.queue import queue_drain_bounded
 from crm.services.routing_history import routing_change_record, routing_snapshot
 
 
@@ -55,7 +56,8 @@ def operator_update(
     """Change an operator.
 
     - `max_load` may not drop below his open contacts (that would put him over capacity).
-    - Activating him or raising `max_load` gives the new room to the waiting queue at once.
+    - Activating him or raising `max_load` gives the new room to the waiting queue (one
+      bounded batch at once, the rest in the background).
     - `redistribute=True` with `is_active=False` returns his open contacts to the queue,
       oldest first, and routes them to the other operators as far as they have room.
     """
@@ -100,7 +102,7 @@ def operator_update(
         returned = _return_to_queue(ctx, operator) if redistribute else 0
         room_after = operator.max_load if operator.is_active else 0
         if room_after > room_before or returned:
-            queue_drain(source_ids=ctx.served, ctx=ctx)
+            queue_drain_bounded(source_ids=ctx.served, ctx=ctx)
     return operator
 
 
@@ -179,8 +181,9 @@ def link_create(*, operator_id: int, source_id: int, weight: int, actor=None) ->
             routing_change_record(actor=actor, action="create", obj=link)
             smooth_round_restart(source_ids=[source_id])
             if weight > 0:
-                # A fresh context: it must see the new link.
-                queue_drain(source_ids=[source_id], ctx=None)
+                # A fresh context (its locks are already ours): it must see the new link.
+                with routing_locked(source_ids=[source_id]) as fresh:
+                    queue_drain_bounded(source_ids=[source_id], ctx=fresh)
             return link
     except IntegrityError as exc:
         existing = OperatorSource.objects.filter(operator_id=operator_id, source_id=source_id).first()
@@ -213,7 +216,7 @@ def link_update(*, link_id: int, weight: int, actor=None) -> OperatorSource:
             routing_change_record(actor=actor, action="update", obj=link, before=before)
             smooth_round_restart(source_ids=[link.source_id], ctx=ctx)
             if weight > 0:
-                queue_drain(source_ids=[link.source_id], ctx=ctx)
+                queue_drain_bounded(source_ids=[link.source_id], ctx=ctx)
     return link
 
 

@@ -21,11 +21,12 @@ TRANSACTION_CONTROL = re.compile(r"^\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE 
 
 # token + user, with the add_contact permission and "bound to sources?" folded in (1), lead
 # lookup (1), lead insert (1), operator rows locked with their links and the source (1),
-# contact insert (1), operator load (1). A bot bound to sources adds its binding lookup (1); a
+# "does an older contact of the source wait?" when there is room (1, after the lock: strict
+# queue order), contact insert (1), operator load (1). A bot bound to sources adds its binding lookup (1); a
 # smooth source, or a contact about to wait, a fresh read of the links (1).
-INTAKE_NEW_LEAD = 6
+INTAKE_NEW_LEAD = 7
 # The lead exists: no insert.
-INTAKE_KNOWN_LEAD = 5
+INTAKE_KNOWN_LEAD = 6
 
 
 def _statements(captured: CaptureQueriesContext) -> list[str]:
