@@ -2,14 +2,18 @@
 is a form error that leaves the database as it was, and the lists show what staff need."""
 
 import pytest
+from django.contrib import admin as django_admin
 from django.contrib.admin.models import LogEntry
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
+from crm.admin.operators import OperatorAdmin
+from crm.admin.sources import SourceAdmin
 from crm.errors import DomainError
 from crm.models import Contact, Operator, OperatorSource, Source
 from crm.services import routing_config
 from crm.services.intake import contact_register
+from crm.services.locking import routing_locked
 from tests.factories import (
     ContactFactory,
     LeadFactory,
@@ -549,13 +553,6 @@ def test_nul_in_admin_search_and_autocomplete_is_not_a_500(client, django_user_m
 
 
 def test_an_operator_save_locks_his_sources_operators_and_the_new_links_not_everyone(rf):
-    from django.contrib import admin as django_admin
-    from django.db import transaction
-
-    from crm.admin.operators import OperatorAdmin
-    from crm.admin.sources import SourceAdmin
-    from crm.services.locking import routing_locked
-
     ivan, colleague, newcomer, stranger = (OperatorFactory() for _ in range(4))
     served = SourceFactory()
     OperatorSourceFactory(operator=ivan, source=served)
