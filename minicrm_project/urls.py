@@ -5,6 +5,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from crm.views import healthz, healthz_worker
 
+handler400 = "crm.views.api_bad_request"
+handler403 = "crm.views.api_permission_denied"
 handler404 = "crm.views.api_not_found"
 handler500 = "crm.views.api_server_error"
 
