@@ -77,8 +77,8 @@ def _at_startup() -> None:
     # So that /healthz/worker is green as soon as `make run` has started, not a minute later,
     # and a restarted worker resumes the drains its predecessor lost at once, not at the next
     # minute. (Runs in each worker thread: the sweeps it enqueues are idempotent.)
-    _beat()
     queue_sweep()
+    _beat()
 
 
 def worker_health(*, now: datetime | None = None) -> dict:
