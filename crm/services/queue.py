@@ -17,7 +17,7 @@ from functools import partial
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, F, Min
+from django.db.models import BigIntegerField, Case, Count, F, JSONField, Min, Value, When
 
 from crm.models import AssignmentVia, Contact, OperatorSource
 from crm.services.locking import RoutingContext, routing_locked
@@ -36,9 +36,10 @@ def queue_drain(
 
     Called inside the transaction that freed capacity, with its RoutingContext (whose locks
     cover these sources' operators; its owner writes the changes back), or on its own, when
-    it opens a transaction and takes the locks itself. Each contact is taken with a
-    conditional UPDATE (still open, still without operator), so a concurrent close or a
-    second drain never double-assigns.
+    it opens a transaction and takes the locks itself. The contacts of a pass are locked
+    (after the operators: the global order) and re-checked as still waiting, so a concurrent
+    close or a second drain never double-assigns; then one UPDATE assigns the whole pass, so
+    the locks are held for a few statements per batch, not one per contact.
     """
     source_ids = sorted(set(source_ids))
     if not source_ids:
@@ -48,8 +49,8 @@ def queue_drain(
         # Waiting contacts read after the locks: a contact that waits because these
         # operators were full was committed before we got them, so we see it here. A pass
         # takes at most the free room of each source; if some contact was closed or taken
-        # meanwhile (its conditional UPDATE matched nothing), the room it held is offered to
-        # the next ones in another pass.
+        # meanwhile (it is no longer waiting once locked), the room it held is offered to the
+        # next ones in another pass.
         assigned = 0
         while True:
             pending: list[tuple[int, int, int]] = []
@@ -66,29 +67,56 @@ def queue_drain(
                     .order_by("id")
                     .values_list("id", "source_id", "lead_id")[:room]
                 )
+            if not pending:
+                break
             pending.sort()
-            missed = 0
+            # Lock the pass's contacts, in id order, keeping those still waiting (PostgreSQL
+            # re-checks the condition on the row it waited for; SQLite has one writer anyway).
+            still_waiting = set(
+                Contact.objects.waiting()
+                .filter(pk__in=[contact_id for contact_id, _, _ in pending])
+                .order_by("id")
+                .select_for_update()
+                .values_list("id", flat=True)
+            )
+            missed = len(pending) - len(still_waiting)
+            batch: list[tuple[int, int, dict]] = []
+            leads_in_batch: set[tuple[int, int]] = set()
             for contact_id, source_id, lead_id in pending:
+                if contact_id not in still_waiting:
+                    continue
+                if ctx.sources[source_id].affinity and (lead_id, source_id) in leads_in_batch:
+                    # Affinity reads the lead's last operator from the table: write first.
+                    _assign_batch(batch)
+                    batch, leads_in_batch = [], set()
                 decision = ctx.decide(source_id, rng=rng, lead_id=lead_id)
                 if decision.operator_id is None:
                     continue
-                taken = (
-                    Contact.objects.waiting()
-                    .filter(pk=contact_id)
-                    .update(
-                        operator_id=decision.operator_id,
-                        unassigned_reason="",
-                        assignment=decision.record(via=AssignmentVia.QUEUE),
-                    )
-                )
-                if taken:
-                    ctx.take(source_id, decision.operator_id)
-                    assigned += 1
-                else:
-                    missed += 1
+                batch.append((contact_id, decision.operator_id, decision.record(via=AssignmentVia.QUEUE)))
+                leads_in_batch.add((lead_id, source_id))
+                ctx.take(source_id, decision.operator_id)
+                assigned += 1
+            _assign_batch(batch)
             if not missed or (limit is not None and assigned >= limit):
                 break
     return assigned
+
+
+def _assign_batch(batch: list[tuple[int, int, dict]]) -> None:
+    """One UPDATE for (contact id, operator id, decision record) rows, all locked by us."""
+    if not batch:
+        return
+    Contact.objects.filter(pk__in=[contact_id for contact_id, _, _ in batch]).update(
+        operator_id=Case(
+            *(When(pk=contact_id, then=Value(operator_id)) for contact_id, operator_id, _ in batch),
+            output_field=BigIntegerField(),
+        ),
+        unassigned_reason="",
+        assignment=Case(
+            *(When(pk=contact_id, then=Value(record, output_field=JSONField())) for contact_id, _, record in batch),
+            output_field=JSONField(),
+        ),
+    )
 
 
 def queue_drain_bounded(*, source_ids: Iterable[int], ctx: RoutingContext, rng: random.Random | None = None) -> int:

@@ -12,7 +12,7 @@ from crm.services.contacts import contact_close
 from crm.services.intake import contact_register
 from crm.services.queue import queue_drain_all
 from crm.tasks import queue_drain_source
-from tests.factories import ContactFactory, OperatorFactory, OperatorSourceFactory, SourceFactory
+from tests.factories import ContactFactory, LeadFactory, OperatorFactory, OperatorSourceFactory, SourceFactory
 from tests.invariants import assert_routing_invariants
 
 pytestmark = pytest.mark.django_db
@@ -118,3 +118,18 @@ def test_assign_waiting_drains_everything_in_batches(backlog):
     Operator.objects.filter(pk=op.pk).update(is_active=True)
     assert queue_drain_all() == [(link.source_id, 8, 0)]
     assert assigned_ids(op.pk) == ids
+
+
+def test_one_batch_keeps_affinity_for_a_lead_that_waits_twice(rng):
+    source = SourceFactory(affinity=True)
+    ops = [OperatorFactory(max_load=5, is_active=False) for _ in range(3)]
+    for op in ops:
+        OperatorSourceFactory(operator=op, source=source, weight=1)
+    lead = LeadFactory()
+    first, second = (ContactFactory(source=source, lead=lead).pk for _ in range(2))
+    Operator.objects.filter(pk__in=[op.pk for op in ops]).update(is_active=True)
+    queue_drain_all(rng=rng)
+    taken = dict(Contact.objects.filter(pk__in=[first, second]).values_list("id", "operator_id"))
+    assert taken[first] is not None and taken[second] == taken[first]
+    assert Contact.objects.get(pk=second).assignment["affinity"] == "hit"
+    assert_routing_invariants()
