@@ -40,7 +40,7 @@ def backlog_setup(*, waiting: int) -> dict:
     (room for the backlog and what arrives during the run), `waiting` contacts of as many
     leads waiting on it, oldest first. Plain SQL, as the bulk load."""
     from bench.fixtures import _lead_insert
-    from crm.models import Operator, OperatorSource, Source, UnassignedReason
+    from crm.models import Contact, Operator, OperatorSource, Source, UnassignedReason
 
     with transaction.atomic():
         source = Source.objects.create(name="backlog")
@@ -63,7 +63,8 @@ def backlog_setup(*, waiting: int) -> dict:
             )
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE crm_contact" if connection.vendor == "postgresql" else "ANALYZE")
-    return {"source_id": source.pk, "operator_id": operator.pk, "waiting": waiting}
+    last_id = Contact.objects.filter(source=source).order_by("-id").values_list("id", flat=True).first()
+    return {"source_id": source.pk, "operator_id": operator.pk, "waiting": waiting, "last_id": last_id}
 
 
 def _request(url: str, *, key: str, method: str, body: dict) -> tuple[int, float]:
@@ -95,14 +96,17 @@ def _percentiles(latencies: list[float]) -> dict:
     }
 
 
-def _waiting(url: str, source_id: int) -> int:
+def _waiting(url: str, source_id: int, last_id: int | None = None) -> int:
+    """Contacts of the source still waiting; with `last_id`, only those of the backlog."""
     import psycopg
 
+    sql = "SELECT count(*) FROM crm_contact WHERE source_id = %s AND status = 'open' AND operator_id IS NULL"
+    params = [source_id]
+    if last_id is not None:
+        sql += " AND id <= %s"
+        params.append(last_id)
     with psycopg.connect(url, autocommit=True) as conn:
-        return conn.execute(
-            "SELECT count(*) FROM crm_contact WHERE source_id = %s AND status = 'open' AND operator_id IS NULL",
-            [source_id],
-        ).fetchone()[0]
+        return conn.execute(sql, params).fetchone()[0]
 
 
 def run_backlog(*, servers, db: dict, port: int, sizes: list[int], log) -> list[dict]:
@@ -161,7 +165,7 @@ def _run_size(*, servers, db: dict, port: int, size: int, log) -> dict:
                 status, latency = intake()
                 during.append((time.time(), status, latency))
 
-        loop = threading.Thread(target=intake_loop)
+        loop = threading.Thread(target=intake_loop, daemon=True)
         loop.start()
         time.sleep(1)  # the intake client is going before the activation
         patch_status, patch_latency = _request(
@@ -173,7 +177,9 @@ def _run_size(*, servers, db: dict, port: int, size: int, log) -> dict:
         activated = time.time()
         log(f"  PATCH activation: {patch_status} in {patch_latency * 1000:.0f} ms")
         deadline = activated + 1800
-        while _waiting(db["url"], backlog["source_id"]) and time.time() < deadline:
+        # Drained: every contact of the backlog assigned. (The operator's room is capped at
+        # MAX_CAPACITY, so with 100,000 waiting the contacts posted meanwhile may find him full.)
+        while _waiting(db["url"], backlog["source_id"], backlog["last_id"]) and time.time() < deadline:
             time.sleep(0.5)
         drained = time.time()
         stop.set()
@@ -193,7 +199,8 @@ def _run_size(*, servers, db: dict, port: int, size: int, log) -> dict:
         "patch": {"status": patch_status, "ms": round(patch_latency * 1000, 1)},
         "drained": drained < deadline,
         "drain_s": round(drain_s, 1),
-        "drain_rate_per_s": round((size + len(in_drain)) / drain_s) if drain_s > 0 else None,
+        "drain_rate_per_s": round(size / drain_s) if drain_s > 0 else None,
+        "waiting_after": _waiting(db["url"], backlog["source_id"]),
         "intake_before": _percentiles([lat for status, lat in before if status == 201]),
         "intake_during_drain": _percentiles([lat for status, lat in in_drain if status == 201]),
         "intake_errors": sum(1 for status, _ in [*before, *in_drain] if status != 201),

@@ -6,7 +6,8 @@ import random
 from django.db import transaction
 
 from crm.errors import NotFoundError
-from crm.models import AssignmentVia, Contact, Source, UnassignedReason
+from crm.models import ActorKind, AssignmentVia, Contact, EventType, Source, UnassignedReason
+from crm.services.events import SYSTEM, Actor, assignment_event, event_build, events_record
 from crm.services.leads import LeadProfile, lead_normalise_external_id, lead_touch, message_clean, metadata_clean
 from crm.services.locking import routing_locked
 
@@ -38,8 +39,9 @@ def contact_register(
     A new contact never jumps the queue: while an older contact of its source waits, it waits
     too, behind them (reason "behind_queue"), even if there is room: that room is being
     handed out oldest first by the drain that whoever freed it started (a bounded batch in
-    their request, the rest in the background). Raises NotFoundError(field="source_id") for
-    an unknown source.
+    their request, the rest in the background). Its events (`contact.registered`, then
+    `contact.assigned` or `contact.waiting`) are written in the same transaction, in one
+    statement. Raises NotFoundError(field="source_id") for an unknown source.
     """
     # Reject bad input before opening a transaction.
     lead_normalise_external_id(external_id)
@@ -78,6 +80,30 @@ def contact_register(
                 registered_by=registered_by,
                 message=message,
                 metadata=metadata,
+            )
+            if registered_by is None:
+                actor = SYSTEM
+            else:
+                # A non-staff client that may register contacts is a bot (operators may not).
+                actor = Actor(ActorKind.STAFF if registered_by.is_staff else ActorKind.BOT, registered_by)
+            events_record(
+                [
+                    event_build(
+                        type=EventType.CONTACT_REGISTERED,
+                        contact=contact,
+                        actor=actor,
+                        data={"lead_id": lead.pk, "new_lead": created},
+                        occurred_at=contact.created_at,
+                    ),
+                    assignment_event(
+                        contact_id=contact.pk,
+                        source_id=source_id,
+                        decision=decision,
+                        via=AssignmentVia.INTAKE,
+                        actor=actor,
+                        occurred_at=contact.created_at,
+                    ),
+                ]
             )
             if decision.operator_id is not None:
                 ctx.take(source_id, decision.operator_id)

@@ -20,6 +20,7 @@ from django.db import transaction
 from django.db.models import BigIntegerField, Case, Count, F, JSONField, Min, Value, When
 
 from crm.models import AssignmentVia, Contact, OperatorSource
+from crm.services.events import assignment_event, events_record
 from crm.services.locking import RoutingContext, routing_locked
 
 
@@ -29,6 +30,7 @@ def queue_drain(
     ctx: RoutingContext | None = None,
     rng: random.Random | None = None,
     limit: int | None = None,
+    actor=None,
 ) -> int:
     """Assign the waiting contacts of `source_ids`, oldest first, the way new contacts are
     assigned (weights, strategy, affinity, capacity), until nobody eligible has room or
@@ -39,7 +41,9 @@ def queue_drain(
     it opens a transaction and takes the locks itself. The contacts of a pass are locked
     (after the operators: the global order) and re-checked as still waiting, so a concurrent
     close or a second drain never double-assigns; then one UPDATE assigns the whole pass, so
-    the locks are held for a few statements per batch, not one per contact.
+    the locks are held for a few statements per batch, not one per contact. Each assignment
+    is recorded as a `contact.assigned` event (via queue), all in one INSERT at the end;
+    `actor` is whoever freed the room (None: the system).
     """
     source_ids = sorted(set(source_ids))
     if not source_ids:
@@ -52,6 +56,7 @@ def queue_drain(
         # meanwhile (it is no longer waiting once locked), the room it held is offered to the
         # next ones in another pass.
         assigned = 0
+        events = []
         while True:
             pending: list[tuple[int, int, int]] = []
             for source_id in source_ids:
@@ -96,9 +101,19 @@ def queue_drain(
                 leads_in_batch.add((lead_id, source_id))
                 ctx.take(source_id, decision.operator_id)
                 assigned += 1
+                events.append(
+                    assignment_event(
+                        contact_id=contact_id,
+                        source_id=source_id,
+                        decision=decision,
+                        via=AssignmentVia.QUEUE,
+                        actor=actor,
+                    )
+                )
             _assign_batch(batch)
             if not missed or (limit is not None and assigned >= limit):
                 break
+        events_record(events)
     return assigned
 
 
@@ -119,13 +134,15 @@ def _assign_batch(batch: list[tuple[int, int, dict]]) -> None:
     )
 
 
-def queue_drain_bounded(*, source_ids: Iterable[int], ctx: RoutingContext, rng: random.Random | None = None) -> int:
+def queue_drain_bounded(
+    *, source_ids: Iterable[int], ctx: RoutingContext, rng: random.Random | None = None, actor=None
+) -> int:
     """For a request that freed room: assign at most one batch now, under its locks (`ctx`),
     and if the batch was full, leave the rest to the background worker once the request's
     transaction commits. Returns how many were assigned now."""
     source_ids = sorted(set(source_ids))
     batch = settings.QUEUE_DRAIN_BATCH
-    assigned = queue_drain(source_ids=source_ids, ctx=ctx, rng=rng, limit=batch)
+    assigned = queue_drain(source_ids=source_ids, ctx=ctx, rng=rng, limit=batch, actor=actor)
     if assigned >= batch:
         queue_drain_later(source_ids=source_ids)
     return assigned
