@@ -1,6 +1,6 @@
 """Background work on huey: the drain task's bounded batches, the sweep, the heartbeat and
 /healthz/worker. Tasks run in-process at enqueue time (huey's immediate mode, settings.test);
-the real worker process is tested in tests/test_tasks_worker.py."""
+the real worker process is tested in tests/live/test_worker_crash.py."""
 
 from datetime import timedelta
 
@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from crm import tasks
 from crm.models import Contact, Operator
-from crm.services.queue import queue_drain_later
-from tests.factories import ContactFactory, OperatorFactory, OperatorSourceFactory
+from crm.services.queue import queue_drain_later, sources_to_drain
+from tests.factories import ContactFactory, OperatorFactory, OperatorSourceFactory, UserFactory
 from tests.invariants import assert_routing_invariants
 
 pytestmark = pytest.mark.django_db
@@ -105,6 +105,19 @@ def test_sweep_drains_only_sources_with_both_room_and_waiting_contacts(backlog):
     # In immediate mode the enqueued drain ran at once.
     assert waiting_ids(with_room.pk) == ids[5:]
     assert len(waiting_ids(full.source_id)) == 1
+
+
+def test_sweep_skips_sources_whose_operators_with_room_are_not_online(settings):
+    offline = OperatorSourceFactory(operator=OperatorFactory(availability=Operator.Availability.OFFLINE))
+    ContactFactory(source=offline.source)
+    # A login idle for longer than OPERATOR_AWAY_AFTER counts as away, whatever he said.
+    idle = OperatorFactory(user=UserFactory(), last_seen_at=timezone.now() - settings.OPERATOR_AWAY_AFTER * 2)
+    idle_link = OperatorSourceFactory(operator=idle)
+    ContactFactory(source=idle_link.source)
+    active = OperatorFactory(user=UserFactory(), last_seen_at=timezone.now())
+    active_link = OperatorSourceFactory(operator=active)
+    ContactFactory(source=active_link.source)
+    assert sources_to_drain() == [active_link.source_id]
 
 
 def test_worker_health_without_any_heartbeat_is_down(client):
