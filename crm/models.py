@@ -252,6 +252,8 @@ class UnassignedReason(models.TextChoices):
     ALL_PAUSED = "all_paused", _("all active operators have weight 0")
     ALL_AT_CAPACITY = "all_at_capacity", _("all eligible operators are at capacity")
     NOBODY_ONLINE = "nobody_online", _("no operator with room is online")
+    # There is room, but older contacts of the source wait for it: this one waits behind them.
+    BEHIND_QUEUE = "behind_queue", _("older contacts of the source are waiting first")
 
 
 # --- The decision record (Contact.assignment): its words -------------------------------------
