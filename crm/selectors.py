@@ -72,6 +72,16 @@ def lead_search(queryset, term: str):
     return queryset.filter(AnyOfSubquery(F("id"), Subquery(matching)))
 
 
+def contact_lead_search_condition(term: str) -> Q:
+    """A condition on contacts: their lead matches `term` (lead_search). On PostgreSQL the
+    leads' ids come first and the contacts are read by the lead index (crm_contact_lead_idx),
+    never by walking the contacts' primary key for a rare term."""
+    leads = lead_search(Lead.objects.order_by(), term).values("id")
+    if connection.vendor != "postgresql":
+        return Q(lead_id__in=leads)
+    return Q(AnyOfSubquery(F("lead_id"), Subquery(leads)))
+
+
 class AnyOfSubquery(Lookup):
     """`lhs = ANY(ARRAY(subquery))` (PostgreSQL): the subquery is an InitPlan, run once and
     never turned into a join the planner could reorder."""
