@@ -170,7 +170,7 @@ class Lead(models.Model):
             # Admin's date hierarchy on leads.
             models.Index(fields=["created_at"], name="crm_lead_created_idx"),
             # Lead search (crm.selectors.lead_search), OR-ed conditions each answered by its own
-            # index (created on PostgreSQL only, see migration 0006_lead_search_indexes):
+            # index (created on PostgreSQL only, see migration 0007_lead_search_indexes):
             # `external_id LIKE '%term%'`, `phone LIKE '%digits%'`, `email LIKE '%term%'` by
             # trigram GIN indexes (a substring LIKE without reading the table), and the name's
             # word prefixes, `to_tsvector('simple', name_search) @@ 'anna:* & petr:*'`, by a
@@ -459,3 +459,20 @@ class RoutingChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_name or '?'} {self.action} {self.object_repr}"
+
+
+class ThrottleBucket(models.Model):
+    """Rate-limit state of one client in one scope (crm.api.throttling, when the cache is not
+    Redis): the generic cell rate algorithm's "theoretical arrival time". Each request reads
+    and moves it in one atomic upsert; a row whose time has passed means the same as no row."""
+
+    key = models.CharField(_("client and scope"), max_length=200, primary_key=True)
+    # Seconds since the epoch; a float keeps sub-millisecond emission intervals (e.g. 100/s).
+    tat = models.FloatField(_("theoretical arrival time"))
+
+    class Meta:
+        verbose_name = _("rate limit bucket")
+        verbose_name_plural = _("rate limit buckets")
+
+    def __str__(self) -> str:
+        return self.key

@@ -31,6 +31,7 @@ from django.db.models import F, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import ngettext
 
 from crm.errors import DomainError, NotFoundError
 from crm.logfmt import kv
@@ -63,7 +64,12 @@ def lead_normalise_external_id(external_id: str) -> str:
         raise DomainError("external_id may not be blank.", field="external_id", code="blank")
     if len(normalised) > EXTERNAL_ID_MAX_LENGTH:
         raise DomainError(
-            f"external_id is longer than {EXTERNAL_ID_MAX_LENGTH} characters.",
+            ngettext(
+                "external_id is longer than %(max)d character.",
+                "external_id is longer than %(max)d characters.",
+                EXTERNAL_ID_MAX_LENGTH,
+            )
+            % {"max": EXTERNAL_ID_MAX_LENGTH},
             field="external_id",
             code="max_length",
         )

@@ -26,7 +26,7 @@ class PostgresOnlyAddIndex(migrations.AddIndex):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("crm", "0005_lead_profile_contact_message"),
+        ("crm", "0006_lead_profile_contact_message"),
     ]
 
     operations = [
