@@ -126,9 +126,11 @@ def search_words(text: str) -> list[str]:
 
 
 def lead_name_search(name: str) -> str:
-    """The searchable form of a name (Lead.name_search): its words, each preceded by a space
-    (" anna petrova"), so that "a word of the name starts with w" is `LIKE '% w%'`."""
-    return "".join(f" {word}" for word in search_words(name))
+    """The searchable form of a name (Lead.name_search): its words between single spaces,
+    with one before and one after (" anna petrova "), so that "the name begins with w" is
+    `LIKE ' w%'` and "w is a word of the name" is `LIKE '% w %'`; "" for no words."""
+    words = search_words(name)
+    return f" {' '.join(words)} " if words else ""
 
 
 def phone_search_digits(term: str) -> str | None:

@@ -41,9 +41,7 @@ def test_lead_list_and_page_show_the_profile_and_messages_to_staff(admin_client,
     assert "Anna Petrova" in page and "Is the blue sofa still available?" in page
 
 
-@pytest.mark.parametrize(
-    "term", ["petrova", "ANNA", "+7 (912) 345-67-89", "912 345 67", "anna@example", "TG:1001"]
-)
+@pytest.mark.parametrize("term", ["petrova", "ANNA", "+7 (912) 345-67-89", "345 67 89", "anna@example", "TG:1001"])
 def test_admin_lead_search_is_the_api_search(admin_client, anna, term):
     response = admin_client.get("/admin/crm/lead/", {"q": term})
     assert [lead.external_id for lead in response.context["cl"].result_list] == ["tg:1001"]
