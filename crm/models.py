@@ -43,9 +43,38 @@ def id_from_text(text: str) -> int | None:
     return value if value <= MAX_ID else None
 
 
+class OperatorAvailability(models.TextChoices):
+    """What the operator says of himself. Only online operators receive new contacts."""
+
+    ONLINE = "online", _("online")
+    AWAY = "away", _("away")
+    OFFLINE = "offline", _("offline")
+
+
 class Operator(models.Model):
+    Availability = OperatorAvailability
+
     name = models.CharField(_("name"), max_length=NAME_MAX_LENGTH)
     is_active = models.BooleanField(_("active"), default=True)
+    # His own login (optional). Operators without one are managed by staff, as always, and
+    # are never auto-away. Unique by the one-to-one; a deleted user leaves the operator.
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="operator",
+        verbose_name=_("login"),
+    )
+    # Online by default: operators without a login keep receiving contacts as before.
+    availability = models.CharField(
+        _("availability"), max_length=16, choices=Availability.choices, default=Availability.ONLINE
+    )
+    availability_changed_at = models.DateTimeField(_("availability since"), null=True, blank=True, editable=False)
+    # His last activity (workspace page or API call), written at most once a minute. With a
+    # login and nothing newer than OPERATOR_AWAY_AFTER he counts as away for routing: the
+    # rule is part of eligibility (crm.services.assignment), no job has to run.
+    last_seen_at = models.DateTimeField(_("last seen"), null=True, blank=True, editable=False)
     max_load = models.PositiveIntegerField(_("max load"), default=10)
     # Number of this operator's open contacts. Stored, not counted, so the capacity rule is a
     # CHECK the database enforces and reading a load costs one row whatever the history.
@@ -66,6 +95,9 @@ class Operator(models.Model):
             ),
             models.CheckConstraint(condition=Q(open_load__gte=0), name="crm_operator_load_non_negative"),
             models.CheckConstraint(condition=Q(open_load__lte=F("max_load")), name="crm_operator_load_within_capacity"),
+            models.CheckConstraint(
+                condition=Q(availability__in=OperatorAvailability.values), name="crm_operator_availability_valid"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -170,7 +202,7 @@ class Lead(models.Model):
             # Admin's date hierarchy on leads.
             models.Index(fields=["created_at"], name="crm_lead_created_idx"),
             # Lead search (crm.selectors.lead_search), OR-ed conditions each answered by its own
-            # index (created on PostgreSQL only, see migration 0007_lead_search_indexes):
+            # index (created on PostgreSQL only, see migrations 0006_lead_search_indexes and 0010_lead_search_btrees):
             # `external_id LIKE '%term%'` by a trigram GIN index; the name's whole words,
             # `to_tsvector('simple', name_search) @@ 'anna & petrova'`, by a full-text GIN
             # index (a name's trigrams, "ov " of every Ivanov, are in most rows);
@@ -222,6 +254,7 @@ class UnassignedReason(models.TextChoices):
     ALL_INACTIVE = "all_inactive", _("all linked operators are inactive")
     ALL_PAUSED = "all_paused", _("all active operators have weight 0")
     ALL_AT_CAPACITY = "all_at_capacity", _("all eligible operators are at capacity")
+    NOBODY_ONLINE = "nobody_online", _("no operator with room is online")
 
 
 # --- The decision record (Contact.assignment): its words -------------------------------------
@@ -236,6 +269,7 @@ class AssignmentVia(models.TextChoices):
     QUEUE = "queue", _("from the waiting queue")
     REASSIGN = "reassign", _("reassigned")
     REDISTRIBUTE = "redistribute", _("returned to the queue (operator deactivated)")
+    TRANSFER = "transfer", _("transferred")
 
 
 class DecisionStrategy(models.TextChoices):
@@ -259,6 +293,8 @@ class Exclusion(models.TextChoices):
 
     INACTIVE = "inactive", _("inactive")
     PAUSED = "paused", _("paused (weight 0)")
+    AWAY = "away", _("away")
+    OFFLINE = "offline", _("offline")
     FULL = "full", _("full")
     CURRENT = "current", _("current operator")
 
@@ -479,3 +515,122 @@ class ThrottleBucket(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class EventType(models.TextChoices):
+    """What happened. Stored in `Event.type` and sent as the webhook's event type."""
+
+    CONTACT_REGISTERED = "contact.registered", _("contact registered")
+    CONTACT_ASSIGNED = "contact.assigned", _("contact assigned")
+    CONTACT_WAITING = "contact.waiting", _("contact waiting")
+    CONTACT_CLOSED = "contact.closed", _("contact closed")
+    CONTACT_TRANSFERRED = "contact.transferred", _("contact transferred")
+    OPERATOR_AVAILABILITY_CHANGED = "operator.availability_changed", _("operator availability changed")
+    LEAD_ERASED = "lead.erased", _("lead erased")
+
+
+class ActorKind(models.TextChoices):
+    """Who caused an event: a bot (API client registering contacts), a staff user, an
+    operator working his own contacts, or the system (routing on its own, a command)."""
+
+    BOT = "bot", _("bot")
+    STAFF = "staff", _("staff")
+    OPERATOR = "operator", _("operator")
+    SYSTEM = "system", _("system")
+
+
+class EventVia(models.TextChoices):
+    """`Event.data["via"]`: the path that put a contact where it is — the decision record's
+    words (AssignmentVia), and "affinity" when the lead's previous operator took it."""
+
+    INTAKE = AssignmentVia.INTAKE.value, AssignmentVia.INTAKE.label
+    QUEUE = AssignmentVia.QUEUE.value, AssignmentVia.QUEUE.label
+    AFFINITY = "affinity", _("by lead affinity")
+    REASSIGN = AssignmentVia.REASSIGN.value, AssignmentVia.REASSIGN.label
+    TRANSFER = AssignmentVia.TRANSFER.value, AssignmentVia.TRANSFER.label
+    REDISTRIBUTE = AssignmentVia.REDISTRIBUTE.value, AssignmentVia.REDISTRIBUTE.label
+
+
+class Event(models.Model):
+    """The append-only, ordered log of what happened to contacts and operators: each row is
+    written by crm.services.events in the same transaction as the change it records, so
+    there is an event exactly when the change committed. `id` is the order (a contact's
+    timeline, the outgoing webhooks' outbox). Rows are never updated or deleted; the PROTECT
+    references keep what they point to. `data` holds ids and routing words, never key
+    material or personal data (an erased lead leaves no value behind here)."""
+
+    id = models.BigAutoField(primary_key=True)
+    occurred_at = models.DateTimeField(_("when"), default=timezone.now)
+    type = models.CharField(_("event"), max_length=40, choices=EventType.choices)
+    # No single-column index: crm_event_contact_idx (contact, id) starts with it.
+    contact = models.ForeignKey(
+        Contact,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="events",
+        db_index=False,
+        verbose_name=_("contact"),
+    )
+    # Indexed (Django's default for a reference): an operator's events, and the PROTECT check
+    # when an operator is deleted.
+    operator = models.ForeignKey(
+        Operator, on_delete=models.PROTECT, null=True, blank=True, related_name="events", verbose_name=_("operator")
+    )
+    # Repeated from the contact so that subscribers can filter by source without a join.
+    source = models.ForeignKey(
+        Source,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="events",
+        db_index=False,
+        verbose_name=_("source"),
+    )
+    actor_kind = models.CharField(_("actor"), max_length=16, choices=ActorKind.choices)
+    # Not indexed: nothing reads events by user; the one query that would (the PROTECT check
+    # when a user is deleted, a rare staff act) may scan, so the intake pays no extra index.
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+        verbose_name=_("by user"),
+    )
+    data = models.JSONField(_("details"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("event")
+        verbose_name_plural = _("events")
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(type__in=EventType.values), name="crm_event_type_valid"),
+            models.CheckConstraint(condition=Q(actor_kind__in=ActorKind.values), name="crm_event_actor_kind_valid"),
+            # A contact's event names its contact and source; an operator's, its operator.
+            models.CheckConstraint(
+                condition=~Q(type__startswith="contact.") | Q(contact__isnull=False, source__isnull=False),
+                name="crm_event_contact_event_has_contact",
+            ),
+            models.CheckConstraint(
+                condition=~Q(type__startswith="operator.") | Q(operator__isnull=False),
+                name="crm_event_operator_event_has_operator",
+            ),
+            # The system acts without a user; bots, staff and operators are users.
+            models.CheckConstraint(
+                condition=Q(actor_kind="system") | Q(actor_user__isnull=False),
+                name="crm_event_actor_user_unless_system",
+            ),
+        ]
+        indexes = [
+            # A contact's timeline, in order (GET /contacts/{id}/events/, the contact's admin page).
+            models.Index(fields=["contact", "id"], name="crm_event_contact_idx"),
+            # Events of one source in order (webhook endpoints bound to a source).
+            models.Index(fields=["source", "id"], name="crm_event_source_idx"),
+            # Events in a time window, in order (admin list, "since T" catch-up).
+            models.Index(fields=["occurred_at", "id"], name="crm_event_occurred_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.type}"

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from crm.errors import DomainError, NotFoundError
-from crm.models import Contact, Lead, Operator, OperatorSource, Source
+from crm.models import Contact, Event, Lead, Operator, OperatorSource, Source
 from crm.services.assignment import Candidate, choose_operator
 from crm.services.leads import phone_normalise, phone_search_digits, search_words
 
@@ -362,3 +362,21 @@ def routing_simulate(
             for c in before.values()
         ],
     }
+
+
+def contact_events(*, contact_id: int):
+    """A contact's timeline, oldest first (index crm_event_contact_idx)."""
+    return Event.objects.filter(contact_id=contact_id).select_related("actor_user").order_by("id")
+
+
+def operator_for_user(user) -> Operator | None:
+    """The operator whose login `user` is, or None (staff, bots, anonymous). Staff are
+    never treated as operators, even when linked to one."""
+    if user is None or not user.is_authenticated or user.is_staff:
+        return None
+    return Operator.objects.filter(user_id=user.pk).first()
+
+
+def operator_sources(*, operator_id: int) -> list[Source]:
+    """The sources an operator serves (names only: weights are staff's business)."""
+    return list(Source.objects.filter(links__operator_id=operator_id).order_by("id"))

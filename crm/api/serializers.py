@@ -2,6 +2,7 @@
 
 from collections.abc import Mapping
 
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
@@ -16,10 +17,12 @@ from crm.models import (
     MESSAGE_MAX_LENGTH,
     METADATA_MAX_BYTES,
     NAME_MAX_LENGTH,
+    ActorKind,
     AffinityOutcome,
     AssignmentVia,
     ContactStatus,
     DecisionStrategy,
+    EventType,
     Exclusion,
     Lead,
     Operator,
@@ -28,6 +31,8 @@ from crm.models import (
     SourceStrategy,
     UnassignedReason,
 )
+from crm.selectors import operator_sources
+from crm.services.assignment import availability_now
 from crm.services.leads import METADATA_KEY_MAX_LENGTH, PHONE_INPUT_MAX_LENGTH
 
 
@@ -77,11 +82,43 @@ class OperatorSerializer(StrictModelSerializer):
     is_active = StrictBooleanField(required=False, default=True)
     max_load = StrictIntegerField(min_value=0, max_value=MAX_CAPACITY, required=False, default=10)
     current_load = serializers.IntegerField(source="open_load", read_only=True, help_text="Open contacts now.")
+    availability = serializers.ChoiceField(
+        choices=Operator.Availability.choices,
+        required=False,
+        default=Operator.Availability.ONLINE,
+        help_text="Only online operators receive new contacts. An operator with a login and no activity for "
+        "OPERATOR_AWAY_AFTER counts as away (see `routing_availability`).",
+    )
+    routing_availability = serializers.SerializerMethodField(
+        help_text="What routing sees now: `availability`, or away when an operator with a login has been idle."
+    )
+    availability_changed_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    last_seen_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    has_login = serializers.SerializerMethodField(help_text="Whether the operator has his own login.")
 
     class Meta:
         model = Operator
-        fields = ["id", "name", "is_active", "max_load", "current_load", "created_at"]
+        fields = [
+            "id",
+            "name",
+            "is_active",
+            "max_load",
+            "current_load",
+            "availability",
+            "routing_availability",
+            "availability_changed_at",
+            "last_seen_at",
+            "has_login",
+            "created_at",
+        ]
         read_only_fields = ["id", "created_at"]
+
+    @extend_schema_field(serializers.ChoiceField(choices=Operator.Availability.choices))
+    def get_routing_availability(self, operator) -> str:
+        return availability_now(operator, now=timezone.now())
+
+    def get_has_login(self, operator) -> bool:
+        return operator.user_id is not None
 
 
 class OperatorUpdateSerializer(OperatorSerializer):
@@ -89,11 +126,13 @@ class OperatorUpdateSerializer(OperatorSerializer):
 
     is_active = StrictBooleanField(required=False)
     max_load = StrictIntegerField(min_value=0, max_value=MAX_CAPACITY, required=False)
+    availability = serializers.ChoiceField(choices=Operator.Availability.choices, required=False)
     redistribute = StrictBooleanField(
         required=False,
         default=False,
         write_only=True,
-        help_text='With "is_active": false, return his open contacts to the queue and route them to others.',
+        help_text='With "is_active": false or "availability": "offline", return his open contacts to the queue '
+        "and route them to others.",
     )
 
     class Meta(OperatorSerializer.Meta):
@@ -225,6 +264,45 @@ class ContactReassignSerializer(StrictSerializer):
         allow_null=True,
         help_text="Move to this operator (he must serve the source, be active and have room); "
         "leave out to run the routing again among the other operators.",
+    )
+
+
+class ContactTransferSerializer(StrictSerializer):
+    operator_id = IdField(
+        help_text="Hand the contact to this operator: he must serve its source and be eligible now "
+        "(active, weight > 0, online) with room; otherwise 400 naming why."
+    )
+
+
+class MeSourceSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class MeSerializer(serializers.Serializer):
+    """The operator behind this login."""
+
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    is_active = serializers.BooleanField()
+    availability = serializers.ChoiceField(choices=Operator.Availability.choices)
+    availability_changed_at = serializers.DateTimeField(allow_null=True)
+    load = serializers.IntegerField(source="open_load", help_text="His open contacts now.")
+    max_load = serializers.IntegerField()
+    sources = serializers.SerializerMethodField(help_text="The sources he serves.")
+
+    @extend_schema_field(MeSourceSerializer(many=True))
+    def get_sources(self, operator):
+        return MeSourceSerializer(operator_sources(operator_id=operator.pk), many=True).data
+
+
+class MeAvailabilitySerializer(StrictSerializer):
+    availability = serializers.ChoiceField(choices=Operator.Availability.choices)
+    redistribute = StrictBooleanField(
+        required=False,
+        default=False,
+        help_text='Only with "availability": "offline": hand your open contacts to the source\'s other '
+        "available operators (or the queue). By default you keep them.",
     )
 
 
@@ -371,3 +449,21 @@ class LeadDetailSerializer(LeadSerializer):
     @extend_schema_field(ContactSerializer(many=True))
     def get_contacts(self, lead):
         return ContactSerializer(lead.recent_contacts, many=True).data
+
+
+class EventSerializer(serializers.Serializer):
+    """One entry of a contact's timeline (the append-only event log; `id` is its order)."""
+
+    id = serializers.IntegerField(read_only=True)
+    type = serializers.ChoiceField(choices=EventType.choices, read_only=True)
+    occurred_at = serializers.DateTimeField(read_only=True)
+    contact_id = serializers.IntegerField(read_only=True, allow_null=True)
+    operator_id = serializers.IntegerField(read_only=True, allow_null=True)
+    source_id = serializers.IntegerField(read_only=True, allow_null=True)
+    actor_kind = serializers.ChoiceField(choices=ActorKind.choices, read_only=True)
+    actor_user_id = serializers.IntegerField(read_only=True, allow_null=True)
+    data = serializers.DictField(
+        read_only=True,
+        help_text="Details: `via` (intake, queue, affinity, reassign, transfer, redistribute, availability), "
+        "`reason` (why it waits), `from_operator_id`, `to_operator_id`, `strategy`, `lead_id`...",
+    )

@@ -17,6 +17,8 @@ router.register("operators", views.OperatorViewSet, basename="operator")
 router.register("sources", views.SourceViewSet, basename="source")
 router.register("operator-sources", views.OperatorSourceViewSet, basename="operator-source")
 router.register("contacts", views.ContactViewSet, basename="contact")
+router.register("me/contacts", views.MyContactViewSet, basename="me-contact")
+router.register("me", views.MeViewSet, basename="me")
 router.register("leads", views.LeadViewSet, basename="lead")
 router.register("stats/distribution", views.DistributionViewSet, basename="stats-distribution")
 

@@ -5,7 +5,8 @@ import random
 from django.db import transaction
 
 from crm.errors import NotFoundError
-from crm.models import AssignmentVia, Contact, Source
+from crm.models import ActorKind, AssignmentVia, Contact, EventType, Source
+from crm.services.events import SYSTEM, Actor, assignment_event, event_build, events_record
 from crm.services.leads import LeadProfile, lead_normalise_external_id, lead_touch, message_clean, metadata_clean
 from crm.services.locking import routing_locked
 
@@ -36,6 +37,8 @@ def contact_register(
 
     A new contact never jumps the queue: it finds room only if no contact of its source is
     waiting, because every path that frees room drains the queue in the same transaction.
+    Its events (`contact.registered`, then `contact.assigned` or `contact.waiting`) are
+    written in the same transaction, in one statement.
     Raises NotFoundError(field="source_id") for an unknown source.
     """
     # Reject bad input before opening a transaction.
@@ -69,6 +72,30 @@ def contact_register(
                 registered_by=registered_by,
                 message=message,
                 metadata=metadata,
+            )
+            if registered_by is None:
+                actor = SYSTEM
+            else:
+                # A non-staff client that may register contacts is a bot (operators may not).
+                actor = Actor(ActorKind.STAFF if registered_by.is_staff else ActorKind.BOT, registered_by)
+            events_record(
+                [
+                    event_build(
+                        type=EventType.CONTACT_REGISTERED,
+                        contact=contact,
+                        actor=actor,
+                        data={"lead_id": lead.pk, "new_lead": created},
+                        occurred_at=contact.created_at,
+                    ),
+                    assignment_event(
+                        contact_id=contact.pk,
+                        source_id=source_id,
+                        decision=decision,
+                        via=AssignmentVia.INTAKE,
+                        actor=actor,
+                        occurred_at=contact.created_at,
+                    ),
+                ]
             )
             if decision.operator_id is not None:
                 ctx.take(source_id, decision.operator_id)

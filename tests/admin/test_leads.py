@@ -3,7 +3,7 @@
 import pytest
 from django.contrib.auth.models import Permission
 
-from crm.models import Contact, Lead, RoutingChange
+from crm.models import Contact, Event, EventType, Lead
 from crm.services.intake import contact_register
 from tests.factories import OperatorSourceFactory, UserFactory
 
@@ -83,7 +83,7 @@ def test_erase_action_asks_first_then_erases_through_the_service(admin_client, s
     lead = Lead.objects.get(pk=lead_id)
     assert (lead.name, lead.phone, lead.email) == ("", "", "") and lead.erased_at is not None
     assert Contact.objects.get(pk=anna.pk).message == ""
-    assert RoutingChange.objects.get(action="erase").actor == staff_user
+    assert Event.objects.get(type=EventType.LEAD_ERASED).actor_user == staff_user
     assert Lead.objects.get(external_id="tg:2002").name == "Boris"  # not selected, untouched
 
 
@@ -93,4 +93,4 @@ def test_erase_action_needs_the_delete_permission(client, anna):
     client.post("/admin/crm/lead/", body)
     lead = Lead.objects.get(pk=anna.lead_id)
     assert lead.name == "Anna Petrova" and lead.erased_at is None
-    assert not RoutingChange.objects.filter(action="erase").exists()
+    assert not Event.objects.filter(type=EventType.LEAD_ERASED).exists()

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('crm', '0005_throttle_bucket'),
+        ('crm', '0004_reliability_security'),
     ]
 
     operations = [
