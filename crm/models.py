@@ -202,7 +202,7 @@ class Lead(models.Model):
             # Admin's date hierarchy on leads.
             models.Index(fields=["created_at"], name="crm_lead_created_idx"),
             # Lead search (crm.selectors.lead_search), OR-ed conditions each answered by its own
-            # index (created on PostgreSQL only, see migrations 0006_lead_search_indexes and 0010_lead_search_btrees):
+            # index (created on PostgreSQL only, see migrations 0006_lead_search_indexes and 0011_lead_search_btrees):
             # `external_id LIKE '%term%'` by a trigram GIN index; the name's whole words,
             # `to_tsvector('simple', name_search) @@ 'anna & petrova'`, by a full-text GIN
             # index (a name's trigrams, "ov " of every Ivanov, are in most rows);
