@@ -8,15 +8,23 @@ keep in step with the contacts under a row lock, and a CHECK that the counter ne
 """
 
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVector
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Length, Lower, Trim
-from django.db.models.lookups import LessThanOrEqual
+from django.db.models.lookups import GreaterThanOrEqual, LessThanOrEqual
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 NAME_MAX_LENGTH = 100
 EXTERNAL_ID_MAX_LENGTH = 255
+LEAD_NAME_MAX_LENGTH = 200
+# A canonical phone is E.164: "+" and at most 15 digits (crm.services.leads.phone_normalise).
+PHONE_MAX_LENGTH = 16
+EMAIL_MAX_LENGTH = 254
+MESSAGE_MAX_LENGTH = 4000
+METADATA_MAX_BYTES = 4096
 MAX_WEIGHT = 1000
 MAX_CAPACITY = 100_000
 # Ids are 64-bit integers: a larger number given as input is refused before it reaches a query.
@@ -167,10 +175,24 @@ class OperatorSource(models.Model):
 
 
 class Lead(models.Model):
-    """An end client, identified by a normalised external id (stripped, lower-cased)."""
+    """An end client, identified by a normalised external id (stripped, lower-cased), with the
+    profile his contacts told us: name, phone (E.164), email (lower-cased). `created_at` is
+    when he was first seen, `last_seen_at` his latest contact. Only crm.services.leads writes
+    the profile (a later non-empty value wins, an empty one never erases)."""
 
     external_id = models.CharField(_("external id"), max_length=EXTERNAL_ID_MAX_LENGTH, unique=True)
-    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    name = models.CharField(_("name"), max_length=LEAD_NAME_MAX_LENGTH, blank=True, default="")
+    # The name's words for search, lower-cased by Python and each preceded by one space
+    # (" anna petrova"; crm.services.leads.lead_name_search): SQLite's LOWER() knows only
+    # ASCII, and the leading spaces make "a word starts with w" a plain `LIKE '% w%'`.
+    name_search = models.TextField(blank=True, default="", editable=False)
+    phone = models.CharField(_("phone"), max_length=PHONE_MAX_LENGTH, blank=True, default="")
+    email = models.CharField(_("email"), max_length=EMAIL_MAX_LENGTH, blank=True, default="")
+    created_at = models.DateTimeField(_("first seen"), auto_now_add=True)
+    last_seen_at = models.DateTimeField(_("last seen"), default=timezone.now)
+    # Set by crm.services.leads.lead_erase: the profile, the external id (now a random token)
+    # and the contacts' messages and metadata were erased on request.
+    erased_at = models.DateTimeField(_("personal data erased"), null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("lead")
@@ -179,6 +201,16 @@ class Lead(models.Model):
         indexes = [
             # Admin's date hierarchy on leads.
             models.Index(fields=["created_at"], name="crm_lead_created_idx"),
+            # Lead search (crm.selectors.lead_search), OR-ed conditions each answered by its own
+            # index (created on PostgreSQL only, see migration 0006_lead_search_indexes):
+            # `external_id LIKE '%term%'`, `phone LIKE '%digits%'`, `email LIKE '%term%'` by
+            # trigram GIN indexes (a substring LIKE without reading the table), and the name's
+            # word prefixes, `to_tsvector('simple', name_search) @@ 'anna:* & petr:*'`, by a
+            # full-text GIN index (a name's trigrams, "ov " of every Ivanov, are too common).
+            GinIndex(fields=["external_id"], opclasses=["gin_trgm_ops"], name="crm_lead_external_id_trgm"),
+            GinIndex(SearchVector("name_search", config="simple"), name="crm_lead_name_fts"),
+            GinIndex(fields=["phone"], opclasses=["gin_trgm_ops"], name="crm_lead_phone_trgm"),
+            GinIndex(fields=["email"], opclasses=["gin_trgm_ops"], name="crm_lead_email_trgm"),
         ]
         constraints = [
             models.CheckConstraint(condition=~Q(external_id=""), name="crm_lead_external_id_not_blank"),
@@ -189,6 +221,18 @@ class Lead(models.Model):
                 condition=LessThanOrEqual(Length("external_id"), EXTERNAL_ID_MAX_LENGTH),
                 name="crm_lead_external_id_length",
             ),
+            models.CheckConstraint(condition=Q(name=Trim("name")), name="crm_lead_name_trimmed"),
+            # E.164: empty, or "+" and 3 to 15 digits (the digits are the service's to check).
+            models.CheckConstraint(
+                condition=Q(phone="")
+                | (
+                    Q(phone__startswith="+")
+                    & Q(GreaterThanOrEqual(Length("phone"), 4))
+                    & Q(LessThanOrEqual(Length("phone"), PHONE_MAX_LENGTH))
+                ),
+                name="crm_lead_phone_e164",
+            ),
+            models.CheckConstraint(condition=Q(email=Lower(Trim("email"))), name="crm_lead_email_normalised"),
         ]
 
     def __str__(self) -> str:
@@ -286,6 +330,10 @@ class Contact(models.Model):
     # The decision that put the contact where it is: strategy, affinity, every candidate
     # with weight, load and why it was excluded (see crm.services.assignment.Decision).
     assignment = models.JSONField(_("assignment decision"), default=dict, blank=True)
+    # What the lead wrote, and the channel's own data (a flat object of scalars, the channel's
+    # ids, UTM tags...), as the intake received them; blanked by an erasure.
+    message = models.TextField(_("message"), blank=True, default="")
+    metadata = models.JSONField(_("metadata"), default=dict, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
     # Who registered it (a bot, or staff): bots read back only their own contacts. PROTECT,
@@ -325,6 +373,9 @@ class Contact(models.Model):
                     )
                 ),
                 name="crm_contact_reason_iff_unassigned",
+            ),
+            models.CheckConstraint(
+                condition=LessThanOrEqual(Length("message"), MESSAGE_MAX_LENGTH), name="crm_contact_message_length"
             ),
         ]
         indexes = [
@@ -563,3 +614,20 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.type}"
+
+
+class ThrottleBucket(models.Model):
+    """Rate-limit state of one client in one scope (crm.api.throttling, when the cache is not
+    Redis): the generic cell rate algorithm's "theoretical arrival time". Each request reads
+    and moves it in one atomic upsert; a row whose time has passed means the same as no row."""
+
+    key = models.CharField(_("client and scope"), max_length=200, primary_key=True)
+    # Seconds since the epoch; a float keeps sub-millisecond emission intervals (e.g. 100/s).
+    tat = models.FloatField(_("theoretical arrival time"))
+
+    class Meta:
+        verbose_name = _("rate limit bucket")
+        verbose_name_plural = _("rate limit buckets")
+
+    def __str__(self) -> str:
+        return self.key

@@ -3,15 +3,19 @@
 from collections.abc import Mapping
 
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from crm.api.fields import StrictBooleanField, StrictCharField, StrictIntegerField
 from crm.models import (
+    EMAIL_MAX_LENGTH,
     EXTERNAL_ID_MAX_LENGTH,
+    LEAD_NAME_MAX_LENGTH,
     MAX_CAPACITY,
     MAX_ID,
     MAX_WEIGHT,
+    MESSAGE_MAX_LENGTH,
+    METADATA_MAX_BYTES,
     NAME_MAX_LENGTH,
     ActorKind,
     AffinityOutcome,
@@ -29,6 +33,7 @@ from crm.models import (
 )
 from crm.selectors import operator_sources
 from crm.services.assignment import availability_now
+from crm.services.leads import METADATA_KEY_MAX_LENGTH, PHONE_INPUT_MAX_LENGTH
 
 
 class StrictFieldsMixin:
@@ -207,6 +212,10 @@ class ContactSerializer(serializers.Serializer):
     )
     created_at = serializers.DateTimeField(read_only=True)
     closed_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    message = serializers.CharField(read_only=True, help_text="What the lead wrote; empty when none was sent.")
+    metadata = serializers.DictField(
+        read_only=True, child=serializers.JSONField(), help_text="The channel's own data, as sent (flat object)."
+    )
 
 
 class CandidateRecordSerializer(serializers.Serializer):
@@ -334,18 +343,96 @@ class SourceDistributionSerializer(serializers.Serializer):
     operators = OperatorShareSerializer(many=True)
 
 
+METADATA_SCHEMA = {
+    "type": "object",
+    "description": "The channel's own data: a flat object of string keys (1 to "
+    f"{METADATA_KEY_MAX_LENGTH} characters) to strings, numbers, true/false or null; at most "
+    f"{METADATA_MAX_BYTES} bytes as compact JSON. Nested objects and arrays are a 400.",
+    "additionalProperties": {
+        "oneOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}],
+        "nullable": True,
+    },
+    "example": {"utm_source": "newsletter", "chat_id": 48151623},
+}
+
+
+@extend_schema_field(METADATA_SCHEMA)
+class MetadataField(serializers.Field):
+    """Any JSON value here; crm.services.leads.metadata_clean holds the rule (flat, scalar
+    values, size), so the API, the admin and the commands refuse the same things."""
+
+    def to_internal_value(self, data):
+        return data
+
+    def to_representation(self, value):
+        return value
+
+
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "A contact with the lead's details",
+            value={
+                "external_id": "tg:48151623",
+                "source_id": 1,
+                "name": "Anna Petrova",
+                "phone": "+7 912 345-67-89",
+                "email": "Anna@Example.com",
+                "message": "Hello! Is the blue sofa still available?",
+                "metadata": {"utm_source": "newsletter", "chat_id": 48151623},
+            },
+            request_only=True,
+        ),
+        OpenApiExample(
+            "Only the required fields", value={"external_id": "tg:48151623", "source_id": 1}, request_only=True
+        ),
+    ]
+)
 class ContactCreateSerializer(StrictSerializer):
     external_id = StrictCharField(
         max_length=EXTERNAL_ID_MAX_LENGTH,
         help_text="The lead's id in the channel; stripped and lower-cased, so ' Ann@X.org ' is 'ann@x.org'.",
     )
     source_id = IdField()
+    name = StrictCharField(
+        max_length=LEAD_NAME_MAX_LENGTH,
+        required=False,
+        allow_blank=True,
+        help_text="The lead's name. Updates the lead's profile when not empty (an empty or absent value "
+        "keeps the stored one).",
+    )
+    phone = StrictCharField(
+        max_length=PHONE_INPUT_MAX_LENGTH,
+        required=False,
+        allow_blank=True,
+        help_text="The lead's phone in any usual writing ('+7 (912) 345-67-89', '0044 20 7946 0958'); stored "
+        "as E.164 ('+79123456789'). Without a country code it is read in the server's PHONE_DEFAULT_REGION, "
+        "if one is set; what is not a possible phone number is a 400. Updates the profile like `name`.",
+    )
+    email = StrictCharField(
+        max_length=EMAIL_MAX_LENGTH,
+        required=False,
+        allow_blank=True,
+        help_text="The lead's email address; checked and lower-cased. Updates the profile like `name`.",
+    )
+    message = StrictCharField(
+        max_length=MESSAGE_MAX_LENGTH,
+        required=False,
+        allow_blank=True,
+        help_text="What the lead wrote; stored on the contact as sent.",
+    )
+    metadata = MetadataField(required=False)
 
 
 class LeadSerializer(serializers.ModelSerializer):
+    """A lead and his profile: the latest non-empty name, phone (E.164) and email his contacts
+    sent, and when he was first and last seen."""
+
+    first_seen_at = serializers.DateTimeField(source="created_at", read_only=True)
+
     class Meta:
         model = Lead
-        fields = ["id", "external_id", "created_at"]
+        fields = ["id", "external_id", "name", "phone", "email", "first_seen_at", "last_seen_at", "created_at"]
         read_only_fields = fields
 
 

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('crm', '0004_reliability_security'),
+        ('crm', '0007_throttle_bucket'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

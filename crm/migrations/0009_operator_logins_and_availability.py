@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('crm', '0005_event_log'),
+        ('crm', '0008_event_log'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
