@@ -41,6 +41,7 @@ class MyContactAdmin(admin.ModelAdmin):
     readonly_fields = fields
     actions = ["close_selected"]
     list_per_page = 50
+    ordering = ["id"]  # oldest first: his work list
     show_full_result_count = False
     change_list_template = "admin/crm/operatorcontact/change_list.html"
     change_form_template = "admin/crm/operatorcontact/change_form.html"
