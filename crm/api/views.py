@@ -14,6 +14,7 @@ from crm.api import serializers as s
 from crm.api.filters import ContactFilter, LeadFilter, OperatorSourceFilter
 from crm.api.intake_log import intake_log
 from crm.api.pagination import IdCursorPagination
+from crm.api.schema import SingleObjectSchema
 from crm.api.params import query_parameter_errors
 from crm.api.permissions import (
     CanReadContacts,
@@ -355,6 +356,7 @@ class MeViewSet(OperatorActivityMixin, StrictQueryParameters, viewsets.GenericVi
     pagination_class = None
     filter_backends = []
     throttle_scope = "api"
+    schema = SingleObjectSchema()
 
     def list(self, request):
         return Response(s.MeSerializer(request_operator(request)).data)
