@@ -95,7 +95,9 @@ class OperatorAdmin(NulSafeSearchMixin, LinksSavedByServicesMixin, admin.ModelAd
     service_messages = {
         **LINK_MESSAGES,
         ("max_load", "below_current_load"): _below_load_message,
-        ("redistribute", "invalid"): _("Open contacts are handed to the others only when deactivating or going offline."),
+        ("redistribute", "invalid"): _(
+            "Open contacts are handed to the others only when deactivating or going offline."
+        ),
         ("name", "unique"): _("An operator with this name already exists (names are compared ignoring case)."),
         ("name", "blank"): _("The name may not be blank."),
     }

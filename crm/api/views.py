@@ -14,7 +14,6 @@ from crm.api import serializers as s
 from crm.api.filters import ContactFilter, LeadFilter, OperatorSourceFilter
 from crm.api.intake_log import intake_log
 from crm.api.pagination import IdCursorPagination
-from crm.api.schema import SingleObjectSchema
 from crm.api.params import query_parameter_errors
 from crm.api.permissions import (
     CanReadContacts,
@@ -25,6 +24,7 @@ from crm.api.permissions import (
     can_read,
     request_operator,
 )
+from crm.api.schema import SingleObjectSchema
 from crm.models import ID_PATH_REGEX, Contact, Lead, Operator, OperatorSource, Source
 from crm.selectors import contact_events, distribution_stats, lead_get_with_recent_contacts
 from crm.services import routing_config

@@ -8,8 +8,10 @@ from datetime import datetime
 
 from django.db import transaction
 from django.db.models import Count, F, Min
+from django.utils import timezone
 
 from crm.models import AssignmentVia, Contact, OperatorSource
+from crm.services.assignment import available_now_q
 from crm.services.events import assignment_event, events_record
 from crm.services.locking import RoutingContext, routing_locked
 
@@ -114,12 +116,14 @@ def queue_drain_all(*, rng: random.Random | None = None) -> list[tuple[int, int,
 
 def sources_to_drain() -> list[int]:
     """Sources with waiting contacts and an operator who could take one now (linked with a
-    weight, active, under capacity): where a drain has work. The sweep's question."""
+    weight, active, online as routing sees it — auto-away included — and under capacity):
+    where a drain has work. The sweep's question, asked with routing's own eligibility."""
     waiting = waiting_source_ids()
     if not waiting:
         return []
     return list(
         OperatorSource.objects.filter(
+            available_now_q(now=timezone.now(), prefix="operator__"),
             source_id__in=waiting,
             weight__gt=0,
             operator__is_active=True,

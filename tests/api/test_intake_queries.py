@@ -24,8 +24,7 @@ TRANSACTION_CONTROL = re.compile(r"^\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE 
 # RETURNING, found or created alike), operator rows locked with their links and the source
 # (1), contact insert with its message and metadata (1), its events (registered +
 # assigned/waiting, one INSERT) (1), operator load (1). A bot bound to sources adds its
-# binding lookup (1); a smooth source, or a contact about to wait, a fresh read of the links
-# (1). (Before the lead profile: 7 for a new lead, a lookup then an insert.)
+# binding lookup (1); a smooth source, or a contact about to wait, a fresh read of the links (1).
 INTAKE_NEW_LEAD = 6
 # The lead exists: the same upsert updates it.
 INTAKE_KNOWN_LEAD = 6
