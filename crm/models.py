@@ -636,3 +636,15 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.type}"
+
+
+class OperatorContact(Contact):
+    """A contact as its operator sees it in his workspace ("My contacts" in the admin): the
+    same row, shown through crm.admin.workspace, which lists only his own open contacts."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("my contact")
+        verbose_name_plural = _("my contacts")
+        # No model permissions: who may see it is decided by who the operator is.
+        default_permissions = ()

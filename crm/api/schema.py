@@ -187,3 +187,10 @@ class AutoSchema(OpenApiAutoSchema):
         ):
             schema["pattern"] = NOT_BLANK_NO_NUL_PATTERN
         return schema
+
+
+class SingleObjectSchema(AutoSchema):
+    """For a viewset whose `list` answers one object (GET /me/: the caller's own operator)."""
+
+    def _is_list_view(self, serializer=None) -> bool:
+        return False

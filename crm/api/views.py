@@ -23,6 +23,7 @@ from crm.api.permissions import (
     StaffModelPermissions,
     request_operator,
 )
+from crm.api.schema import SingleObjectSchema
 from crm.models import ID_PATH_REGEX, Contact, Lead, Operator, OperatorSource, Source
 from crm.selectors import contact_events, distribution_stats, lead_get_with_recent_contacts
 from crm.services import routing_config
@@ -306,6 +307,7 @@ class MeViewSet(OperatorActivityMixin, StrictQueryParameters, viewsets.GenericVi
     pagination_class = None
     filter_backends = []
     throttle_scope = "api"
+    schema = SingleObjectSchema()
 
     def list(self, request):
         return Response(s.MeSerializer(request_operator(request)).data)

@@ -185,7 +185,7 @@ def queue_drain_all(*, rng: random.Random | None = None) -> list[tuple[int, int,
 def sources_to_drain(*, now: datetime | None = None) -> list[int]:
     """Sources with waiting contacts and an operator who could take one now (linked with a
     weight, active, online as routing sees it — auto-away included — and under capacity):
-    where a drain has work. The sweep's question; the same rule as Candidate.exclusion."""
+    where a drain has work. The sweep's question, asked with routing's own eligibility."""
     waiting = waiting_source_ids()
     if not waiting:
         return []

@@ -1,7 +1,8 @@
-"""Property-based: random sequences of register / close / reassign / activate / deactivate
-(with or without redistribution) / change weight / change capacity / one background drain
-batch / the background drains catching up, with the routing invariants checked after every
-step (tests/invariants.py).
+"""Property-based: random sequences of register / close / reassign / transfer / activate /
+deactivate (with or without redistribution) / change weight / change capacity / availability
+(online, away, offline with or without redistribution) / a login / time passing (auto-away) /
+activity / one background drain batch / the background drains catching up, with the routing
+invariants checked after every step (tests/invariants.py).
 
 Batches are of one contact, so that requests leave most of the queue to the background.
 The drains they ask for run on commit, and a run is one transaction: those messages are
@@ -22,13 +23,16 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from crm.errors import DomainError
 from crm.models import Contact, Operator, OperatorSource
 from crm.services import routing_config
-from crm.services.contacts import contact_close, contact_reassign
+from crm.services.accounts import operator_login_create
+from crm.services.availability import operator_activity_record, operator_availability_set
+from crm.services.contacts import contact_close, contact_reassign, contact_transfer
 from crm.services.intake import contact_register
 from crm.services.queue import queue_drain
 from crm.tasks import queue_sweep
 from tests.invariants import assert_routing_invariants
 
 N_OPERATORS, N_SOURCES = 4, 3
+CLOCK = None  # the test's clock (tests/conftest.py), moved forward by the `time_passes` rule
 
 
 class RoutingMachine(RuleBasedStateMachine):
@@ -135,6 +139,37 @@ class RoutingMachine(RuleBasedStateMachine):
             assert exc.field == "max_load"
             assert max_load < Operator.objects.get(pk=self.ops[op]).open_load
 
+    @rule(pick=st.integers(0, 10**6), op=st.integers(0, N_OPERATORS - 1))
+    def transfer(self, pick, op):
+        assigned = list(
+            Contact.objects.filter(status="open", operator__isnull=False).order_by("id").values_list("id", flat=True)
+        )
+        if assigned:
+            # Refused (not linked, inactive, paused, away, offline, full, same) changes nothing.
+            with contextlib.suppress(DomainError):
+                contact_transfer(contact_id=assigned[pick % len(assigned)], operator_id=self.ops[op], rng=self.rng)
+
+    @rule(
+        op=st.integers(0, N_OPERATORS - 1),
+        availability=st.sampled_from(Operator.Availability.values),
+        redistribute=st.booleans(),
+    )
+    def set_availability(self, op, availability, redistribute):
+        redistribute = redistribute and availability == Operator.Availability.OFFLINE
+        operator_availability_set(operator_id=self.ops[op], availability=availability, redistribute=redistribute)
+
+    @rule(op=st.integers(0, N_OPERATORS - 1))
+    def give_login(self, op):
+        operator_login_create(operator_id=self.ops[op], username=f"login{op}")
+
+    @rule(minutes=st.sampled_from([0.5, 2, 29, 31, 45]))
+    def time_passes(self, minutes):
+        CLOCK.advance(minutes=minutes)
+
+    @rule(op=st.integers(0, N_OPERATORS - 1))
+    def activity(self, op):
+        operator_activity_record(operator=Operator.objects.get(pk=self.ops[op]))
+
     @invariant()
     def routing_invariants(self):
         if hasattr(self, "ops"):
@@ -142,7 +177,9 @@ class RoutingMachine(RuleBasedStateMachine):
 
 
 @pytest.mark.django_db
-def test_routing_state_machine(settings):
+def test_routing_state_machine(settings, clock):
+    global CLOCK
+    CLOCK = clock
     settings.QUEUE_DRAIN_BATCH = 1
     run_state_machine_as_test(
         RoutingMachine,
