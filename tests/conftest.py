@@ -105,3 +105,15 @@ def run_concurrently(n: int, target) -> tuple[list, list]:
         t.join(timeout=120)
     assert not any(t.is_alive() for t in threads), "a worker thread hung"
     return results, errors
+
+
+@pytest.fixture
+def receiver():
+    """A webhook receiver listening on 127.0.0.1 in a thread of this process."""
+    from tests.webhook_receiver import Receiver
+
+    server = Receiver().start()
+    try:
+        yield server
+    finally:
+        server.stop()

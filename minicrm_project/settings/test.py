@@ -15,3 +15,6 @@ REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"intake": None, "
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".pytest-db.sqlite3")}
+
+# The tests' receivers listen on 127.0.0.1; the SSRF tests turn this off again.
+WEBHOOK_ALLOW_PRIVATE_ADDRESSES = True
