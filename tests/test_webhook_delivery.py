@@ -142,7 +142,7 @@ def test_rolled_back_change_emits_nothing(receiver):
 
 
 def test_receiver_down_is_retried_with_backoff_then_delivered(receiver):
-    endpoint, secret = _endpoint(receiver)
+    _, secret = _endpoint(receiver)
     event = _contact_event(EventType.CONTACT_REGISTERED, ContactFactory())
     receiver.stop()
     now = timezone.now()

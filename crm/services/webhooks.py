@@ -26,7 +26,7 @@ def webhook_url_check(*, url: str, resolver: transport.Resolver | None = None) -
             allow_private=settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES,
             resolver=resolver,
         )
-    except transport.AddressRefused as exc:
+    except transport.AddressRefusedError as exc:
         raise DomainError(str(exc), field="url", code="url_refused") from exc
 
 

@@ -25,7 +25,7 @@ ALLOWED_SCHEMES = {"http": 80, "https": 443}
 Resolver = Callable[[str, int], list[str]]
 
 
-class AddressRefused(Exception):
+class AddressRefusedError(Exception):
     """The URL is not one we may call; the message says why."""
 
 
@@ -53,32 +53,32 @@ class Target:
 
 
 def url_target(url: str, *, allow_private: bool, resolver: Resolver | None = None) -> Target:
-    """Check a URL and resolve it to the address to connect to. Raises AddressRefused."""
+    """Check a URL and resolve it to the address to connect to. Raises AddressRefusedError."""
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
-        raise AddressRefused(f"Not a valid URL: {exc}.") from exc
+        raise AddressRefusedError(f"Not a valid URL: {exc}.") from exc
     scheme = parts.scheme.lower()
     if scheme not in ALLOWED_SCHEMES:
-        raise AddressRefused("Only http and https URLs are allowed.")
+        raise AddressRefusedError("Only http and https URLs are allowed.")
     if parts.username is not None or parts.password is not None:
-        raise AddressRefused("Credentials in the URL are not allowed.")
+        raise AddressRefusedError("Credentials in the URL are not allowed.")
     host = parts.hostname
     if not host:
-        raise AddressRefused("The URL has no host.")
+        raise AddressRefusedError("The URL has no host.")
     port = port or ALLOWED_SCHEMES[scheme]
     try:
         addresses = (resolver or resolve)(host, port)
     except (OSError, UnicodeError) as exc:
-        raise AddressRefused(f"The host {host} cannot be resolved.") from exc
+        raise AddressRefusedError(f"The host {host} cannot be resolved.") from exc
     if not addresses:
-        raise AddressRefused(f"The host {host} cannot be resolved.")
+        raise AddressRefusedError(f"The host {host} cannot be resolved.")
     if not allow_private:
         private = [address for address in addresses if not address_is_public(address)]
         if private:
             # All or nothing: a name with one private address could be steered to it.
-            raise AddressRefused(
+            raise AddressRefusedError(
                 f"The host {host} resolves to a loopback, private, link-local or reserved address ({private[0]})."
             )
     path = parts.path or "/"
@@ -135,7 +135,7 @@ def post(
 
     try:
         target = url_target(url, allow_private=allow_private, resolver=resolver)
-    except AddressRefused as exc:
+    except AddressRefusedError as exc:
         return result(error=f"refused: {exc}")
     connection = _PinnedConnection(target, connect_timeout=connect_timeout, read_timeout=read_timeout)
     try:
