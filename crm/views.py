@@ -2,10 +2,13 @@
 
 import logging
 
+from django.conf import settings
 from django.db import DatabaseError, connection
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
+
+from crm.selectors import webhook_backlog
 
 logger = logging.getLogger(__name__)
 
@@ -22,6 +25,21 @@ def healthz(request):
         logger.warning("healthz: database unavailable: %s", exc)
         return JsonResponse({"status": "unavailable"}, status=503)
     return JsonResponse({"status": "ok"})
+
+
+@never_cache
+@require_safe
+def healthz_webhooks(request):
+    """The webhook outbox: backlog and the oldest undelivered event's age. 503 when an event has
+    waited longer than WEBHOOK_DISPATCH_ALERT to be fanned out (the worker is down or behind);
+    deliveries waiting on a failing receiver are reported but are not our outage."""
+    try:
+        backlog = webhook_backlog()
+    except DatabaseError as exc:
+        logger.warning("healthz: database unavailable: %s", exc)
+        return JsonResponse({"status": "unavailable"}, status=503)
+    lagging = (backlog["oldest_undispatched_age_seconds"] or 0) > settings.WEBHOOK_DISPATCH_ALERT.total_seconds()
+    return JsonResponse({"status": "lagging" if lagging else "ok", **backlog}, status=503 if lagging else 200)
 
 
 def api_not_found(request, exception=None):

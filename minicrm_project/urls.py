@@ -4,7 +4,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from crm.admin_views import routing_dashboard
-from crm.views import healthz
+from crm.views import healthz, healthz_webhooks
 
 handler404 = "crm.views.api_not_found"
 handler500 = "crm.views.api_server_error"
@@ -12,6 +12,7 @@ handler500 = "crm.views.api_server_error"
 urlpatterns = [
     path("", RedirectView.as_view(url="/docs", permanent=False)),
     re_path(r"^healthz/?$", healthz, name="healthz"),
+    re_path(r"^healthz/webhooks/?$", healthz_webhooks, name="healthz_webhooks"),
     # Before admin/: an admin page of the project's own, behind the admin's staff login.
     path("admin/routing/", admin.site.admin_view(routing_dashboard), name="routing_dashboard"),
     path("admin/", admin.site.urls),

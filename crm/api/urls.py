@@ -1,6 +1,6 @@
 from rest_framework.routers import SimpleRouter
 
-from crm.api import views
+from crm.api import views, webhook_views
 
 
 class OptionalSlashRouter(SimpleRouter):
@@ -18,6 +18,7 @@ router.register("sources", views.SourceViewSet, basename="source")
 router.register("operator-sources", views.OperatorSourceViewSet, basename="operator-source")
 router.register("contacts", views.ContactViewSet, basename="contact")
 router.register("leads", views.LeadViewSet, basename="lead")
+router.register("webhooks", webhook_views.WebhookEndpointViewSet, basename="webhook")
 router.register("stats/distribution", views.DistributionViewSet, basename="stats-distribution")
 
 urlpatterns = router.urls

@@ -151,6 +151,8 @@ def backoff_delay(attempts: int, *, rng: random.Random | None = None) -> timedel
 def _lease() -> timedelta:
     # Long enough for a whole batch to time out one request after another, plus a margin:
     # a live worker's claimed delivery is never claimed by another.
+    if settings.WEBHOOK_DELIVERY_LEASE is not None:
+        return settings.WEBHOOK_DELIVERY_LEASE
     per_request = settings.WEBHOOK_CONNECT_TIMEOUT + settings.WEBHOOK_READ_TIMEOUT
     return timedelta(seconds=DELIVERY_BATCH * per_request + 60)
 

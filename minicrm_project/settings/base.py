@@ -247,6 +247,13 @@ WEBHOOK_RESPONSE_MAX_BYTES = 4096
 WEBHOOK_BACKOFF_BASE = timedelta(seconds=int(os.environ.get("WEBHOOK_BACKOFF_BASE_SECONDS", "10")))
 WEBHOOK_BACKOFF_MAX = timedelta(seconds=int(os.environ.get("WEBHOOK_BACKOFF_MAX_SECONDS", "3600")))
 WEBHOOK_RETRY_HORIZON = timedelta(hours=int(os.environ.get("WEBHOOK_RETRY_HORIZON_HOURS", "24")))
+# How long a claimed delivery is reserved for its worker; a worker that died holding it is
+# replaced after this. Default: a whole batch timing out, plus a minute.
+WEBHOOK_DELIVERY_LEASE = (
+    timedelta(seconds=float(os.environ["WEBHOOK_DELIVERY_LEASE_SECONDS"]))
+    if os.environ.get("WEBHOOK_DELIVERY_LEASE_SECONDS")
+    else None
+)
 # After "rotate secret", the previous secret still signs for this long.
 WEBHOOK_SECRET_GRACE = timedelta(hours=int(os.environ.get("WEBHOOK_SECRET_GRACE_HOURS", "24")))
 # /healthz/webhooks answers 503 when an event has waited longer than this to be fanned out.

@@ -1,0 +1,144 @@
+"""/api/v1/webhooks/: staff register endpoints; the secret is shown on creation and rotation only."""
+
+import pytest
+from django.utils import timezone
+
+from crm.models import EventType, WebhookDelivery, WebhookEndpoint
+from crm.services.events import event_record
+from crm.services.webhook_outbox import webhook_work
+from tests.factories import ContactFactory, SourceFactory
+
+pytestmark = pytest.mark.django_db
+
+URL = "/api/v1/webhooks/"
+
+
+def _create(client, **body):
+    body = {"url": "http://127.0.0.1:9/hook", "events": ["contact.registered"], **body}
+    return client.post(URL, body, format="json")
+
+
+def test_staff_creates_an_endpoint_and_sees_the_secret_once(staff_client):
+    source = SourceFactory()
+    response = _create(staff_client, events=["contact.closed", "contact.assigned"], source_id=source.pk)
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["secret"].startswith("whsec_")
+    # Stored in the vocabulary's order.
+    assert body["events"] == ["contact.assigned", "contact.closed"]
+    endpoint = WebhookEndpoint.objects.get()
+    assert (endpoint.secret, endpoint.source_id, endpoint.created_by) == (body["secret"], source.pk, staff_client.user)
+    again = staff_client.get(f"{URL}{endpoint.pk}/").json()
+    assert "secret" not in again and body["secret"] not in str(again)
+    listed = staff_client.get(URL).json()
+    assert body["secret"] not in str(listed)
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"events": []}, "events"),
+        ({"events": ["contact.exploded"]}, "events"),
+        ({"events": ["lead.erased"]}, "events"),
+        ({"url": "ftp://127.0.0.1/x"}, "url"),
+        ({"url": "http://user:pw@127.0.0.1/x"}, "url"),
+        ({"url": "not a url"}, "url"),
+        ({"url": 12}, "url"),
+        ({"source_id": 999999}, "source_id"),
+        ({"is_active": "yes"}, "is_active"),
+    ],
+)
+def test_bad_input_is_a_400_naming_the_field_and_writes_nothing(staff_client, body, field):
+    response = _create(staff_client, **body)
+    assert response.status_code == 400, response.content
+    assert field in response.json()
+    assert not WebhookEndpoint.objects.exists()
+
+
+def test_private_address_is_refused_unless_allowed(staff_client, settings):
+    settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES = False
+    response = _create(staff_client, url="http://169.254.169.254/latest/meta-data")
+    assert response.status_code == 400
+    assert "private" in response.json()["url"][0] or "link-local" in response.json()["url"][0]
+    assert not WebhookEndpoint.objects.exists()
+
+
+def test_anonymous_is_401_and_bot_is_403(anon_client, bot_client):
+    assert _create(anon_client).status_code == 401
+    assert _create(bot_client).status_code == 403
+    assert bot_client.get(URL).status_code == 403
+    assert not WebhookEndpoint.objects.exists()
+
+
+def test_patch_changes_given_fields_and_checks_the_url(staff_client, settings):
+    endpoint_id = _create(staff_client).json()["id"]
+    response = staff_client.patch(f"{URL}{endpoint_id}/", {"is_active": False}, format="json")
+    assert response.status_code == 200 and response.json()["is_active"] is False
+    settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES = False
+    response = staff_client.patch(f"{URL}{endpoint_id}/", {"url": "http://10.0.0.5/x"}, format="json")
+    assert response.status_code == 400 and "url" in response.json()
+    endpoint = WebhookEndpoint.objects.get()
+    assert (endpoint.url, endpoint.is_active, endpoint.events) == (
+        "http://127.0.0.1:9/hook",
+        False,
+        ["contact.registered"],
+    )
+
+
+def test_rotate_secret_returns_a_new_one_and_keeps_the_old_for_the_grace(staff_client):
+    created = _create(staff_client).json()
+    response = staff_client.post(f"{URL}{created['id']}/rotate-secret/")
+    assert response.status_code == 200
+    rotated = response.json()
+    assert rotated["secret"].startswith("whsec_") and rotated["secret"] != created["secret"]
+    endpoint = WebhookEndpoint.objects.get()
+    assert endpoint.secret == rotated["secret"] and endpoint.previous_secret == created["secret"]
+    assert endpoint.previous_secret_expires_at > timezone.now()
+    assert rotated["secret_grace_until"] is not None
+
+
+def test_test_message_is_queued_and_delivered(staff_client, receiver):
+    created = _create(staff_client, url=receiver.url).json()
+    response = staff_client.post(f"{URL}{created['id']}/test/")
+    assert response.status_code == 202
+    assert response.json()["event_type"] == "webhook.test"
+    webhook_work()
+    assert len(receiver.received) == 1
+    payload = receiver.received[0].verify(created["secret"])
+    assert payload["type"] == "webhook.test"
+    deliveries = staff_client.get(f"{URL}{created['id']}/deliveries/").json()
+    assert [(d["status"], d["attempts"], d["last_status_code"]) for d in deliveries] == [("succeeded", 1, 200)]
+
+
+def test_deliveries_list_shows_recent_deliveries(staff_client, receiver):
+    created = _create(staff_client, url=receiver.url).json()
+    event = event_record(type=EventType.CONTACT_REGISTERED, contact=ContactFactory())
+    webhook_work()
+    rows = staff_client.get(f"{URL}{created['id']}/deliveries/").json()
+    assert rows[0]["event_id"] == event.pk and rows[0]["message_id"] == f"evt_{event.pk}"
+
+
+def test_delete_removes_the_endpoint_and_its_deliveries(staff_client):
+    created = _create(staff_client).json()
+    staff_client.post(f"{URL}{created['id']}/test/")
+    assert staff_client.delete(f"{URL}{created['id']}/").status_code == 204
+    assert not WebhookEndpoint.objects.exists() and not WebhookDelivery.objects.exists()
+
+
+def test_healthz_webhooks_reports_backlog_and_lag(client, settings):
+    body = client.get("/healthz/webhooks").json()
+    assert body == {
+        "status": "ok",
+        "undispatched_events": 0,
+        "oldest_undispatched_age_seconds": None,
+        "pending_deliveries": 0,
+        "oldest_undelivered_age_seconds": None,
+    }
+    event = event_record(type=EventType.CONTACT_REGISTERED, contact=ContactFactory())
+    event.occurred_at = timezone.now() - settings.WEBHOOK_DISPATCH_ALERT * 2
+    event.save()
+    response = client.get("/healthz/webhooks")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "lagging" and body["undispatched_events"] == 1
+    assert body["oldest_undelivered_age_seconds"] >= settings.WEBHOOK_DISPATCH_ALERT.total_seconds() * 2
