@@ -216,7 +216,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None, help="gunicorn workers (default: gunicorn.conf.py's)")
     parser.add_argument("--quick", action="store_true", help="3 s phases, a 8 s window")
     parser.add_argument("--no-write", action="store_true")
-    args = parser.parse_args()
+    # parse_known_args: `make bench` passes BENCH_ARGS meant for bench.run too (--sizes, ...).
+    args, _ = parser.parse_known_args()
     if args.quick:
         args.duration, args.window = 3, 8
     bench = Bench(args)
