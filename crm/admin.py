@@ -1053,3 +1053,7 @@ class ApiKeyAdmin(NulSafeSearchMixin, admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+# Outgoing webhooks' screens (their own module; registered on import).
+from crm import admin_webhooks  # noqa: E402, F401
