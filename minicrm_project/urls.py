@@ -3,7 +3,6 @@ from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from crm.admin_views import routing_dashboard
 from crm.views import healthz, healthz_webhooks
 
 handler404 = "crm.views.api_not_found"
@@ -13,8 +12,6 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/docs", permanent=False)),
     re_path(r"^healthz/?$", healthz, name="healthz"),
     re_path(r"^healthz/webhooks/?$", healthz_webhooks, name="healthz_webhooks"),
-    # Before admin/: an admin page of the project's own, behind the admin's staff login.
-    path("admin/routing/", admin.site.admin_view(routing_dashboard), name="routing_dashboard"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("crm.api.urls")),
     re_path(r"^api/schema/?$", SpectacularAPIView.as_view(), name="schema"),

@@ -8,7 +8,6 @@ both paths are given). Without them the tests skip, unless REQUIRE_BROWSER_TESTS
 
 import os
 import shutil
-import socket
 import tempfile
 from pathlib import Path
 
@@ -34,21 +33,22 @@ CHROMIUM_FLAGS = [
 LIVE_SERVER_PORTS = range(8400, 8500)
 
 
-def _free_port() -> int:
+@pytest.fixture(scope="session")
+def live_server(request):
+    """pytest-django's live server on the first port of our range that is free when it starts.
+    Choosing the port at start-up rather than at collection matters on a shared machine:
+    another suite may take a port in the minutes between the two."""
+    from pytest_django.live_server_helper import LiveServer
+
     for port in LIVE_SERVER_PORTS:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
+        try:
+            server = LiveServer(f"127.0.0.1:{port}")
+        except OSError:
+            continue  # taken meanwhile: the next one
+        yield server
+        server.stop()
+        return
     raise RuntimeError("no free port in 8400-8499 for the live server")
-
-
-def pytest_configure(config):
-    # pytest-django's live_server reads this when it starts; a fixed port in our range.
-    if not config.getoption("liveserver", default=None) and not os.environ.get("DJANGO_LIVE_TEST_SERVER_ADDRESS"):
-        os.environ["DJANGO_LIVE_TEST_SERVER_ADDRESS"] = f"127.0.0.1:{_free_port()}"
 
 
 def _missing() -> str | None:

@@ -1,5 +1,6 @@
-"""The routing dashboard, an admin page at /admin/routing/: configured against actual shares
-per source, operators' load against capacity, and the waiting contacts.
+"""The routing dashboard, an admin page at /admin/routing/ (added by the admin site's
+`get_urls()`): configured against actual shares per source, operators' load against capacity,
+and the waiting contacts.
 
 Everything shown comes from `crm.selectors.distribution_stats` (a fixed number of aggregate
 queries however many contacts there are) and one query for the operators; the bars are
@@ -8,7 +9,6 @@ plain HTML/CSS widths, so the page needs no JavaScript and no network.
 
 from datetime import timedelta
 
-from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.utils import timezone
@@ -69,16 +69,15 @@ def dashboard_context(*, window: str, now=None) -> dict:
     }
 
 
-def routing_dashboard(request):
-    """Staff only (wrapped by `admin.site.admin_view` in the URLconf), and only those who may
-    read contacts."""
+def routing_dashboard(request, *, site):
+    """Staff only (wrapped by the site's `admin_view`), and only those who may read contacts."""
     if not request.user.has_perm("crm.view_contact"):
         raise PermissionDenied
     window = request.GET.get("window", DEFAULT_WINDOW)
     if window not in WINDOWS:
         window = DEFAULT_WINDOW
     context = {
-        **admin.site.each_context(request),
+        **site.each_context(request),
         **dashboard_context(window=window),
         "title": _("Routing dashboard"),
         "windows": [(key, label) for key, (_length, label) in WINDOWS.items()],

@@ -1,0 +1,68 @@
+"""Access and audit: the routing history, bots' source bindings, stored idempotency keys and
+API keys. Mostly read-only: history stays as it was written, keys are issued by commands."""
+
+from django.contrib import admin
+from knox.models import AuthToken
+
+from crm.admin.service_bridge import NulSafeSearchMixin
+from crm.models import BotSource, IdempotencyKey, RoutingChange
+
+
+@admin.register(RoutingChange)
+class RoutingChangeAdmin(NulSafeSearchMixin, admin.ModelAdmin):
+    """Who changed which operator, source or weight, and when. Read-only: history."""
+
+    list_display = ["created_at", "actor_name", "action", "object_type", "object_id", "object_repr", "changes"]
+    list_filter = ["object_type", "action", "actor_name"]
+    search_fields = ["object_repr", "actor_name"]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(BotSource)
+class BotSourceAdmin(NulSafeSearchMixin, admin.ModelAdmin):
+    """Bots bound to sources. A bot with no binding may post to every source."""
+
+    list_display = ["user", "source", "created_at"]
+    list_filter = ["source"]
+    search_fields = ["user__username", "source__name"]
+    raw_id_fields = ["user"]
+    autocomplete_fields = ["source"]
+
+
+@admin.register(IdempotencyKey)
+class IdempotencyKeyAdmin(NulSafeSearchMixin, admin.ModelAdmin):
+    list_display = ["key", "user", "response_status", "contact", "created_at"]
+    search_fields = ["key", "user__username"]
+    readonly_fields = ["user", "key", "fingerprint", "response_status", "response_body", "contact", "created_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+
+# API keys: knox's own admin lists digests; ours lists the public prefix, and deleting a key
+# (one by one, or "Delete selected" on the list) revokes it at once.
+admin.site.unregister(AuthToken)
+
+
+@admin.register(AuthToken)
+class ApiKeyAdmin(NulSafeSearchMixin, admin.ModelAdmin):
+    list_display = ["token_key", "user", "created", "expiry"]
+    list_select_related = ["user"]
+    search_fields = ["token_key", "user__username"]
+    fields = ["token_key", "user", "created", "expiry"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False  # keys are issued by `manage.py create_bot` / `create_api_token`, shown once
+
+    def has_change_permission(self, request, obj=None):
+        return False
