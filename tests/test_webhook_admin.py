@@ -131,3 +131,15 @@ def test_delivery_page_lists_attempts_and_changelist_shows_failing(staff, receiv
     assert "receiver error" in page and "500" in page
     listing = staff.get(reverse("admin:crm_webhookendpoint_changelist")).content.decode()
     assert "1 retrying" in listing and endpoint.url in listing
+
+
+def test_dashboard_shows_backlog_and_failing_endpoints(staff, receiver):
+    endpoint = webhook_endpoint_create(url=receiver.url, events=["contact.closed"]).endpoint
+    receiver.status = 500
+    event_record(type=EventType.CONTACT_CLOSED, contact=ContactFactory())
+    webhook_work()
+    event_record(type=EventType.CONTACT_CLOSED, contact=ContactFactory())
+    page = staff.get(reverse("admin:routing_dashboard")).content.decode()
+    assert 'id="webhook-undispatched" data-value="1"' in page
+    assert 'id="webhook-pending" data-value="1"' in page
+    assert f'data-endpoint-id="{endpoint.pk}" data-retrying="1" data-failed="0"' in page

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from crm.models import Operator
-from crm.selectors import distribution_stats
+from crm.selectors import distribution_stats, webhook_backlog, webhook_failing_endpoints
 
 # key → (length of the window, label); the first is the default.
 WINDOWS = {
@@ -69,6 +69,19 @@ def dashboard_context(*, window: str, now=None) -> dict:
     }
 
 
+def webhooks_context(*, now=None) -> dict:
+    """The webhook outbox's backlog and the endpoints whose receivers are failing."""
+    now = now or timezone.now()
+    backlog = webhook_backlog(now=now)
+    age = backlog["oldest_undelivered_age_seconds"]
+    return {
+        "backlog": backlog,
+        "oldest_since": now - timedelta(seconds=age) if age is not None else None,
+        "now": now,
+        "failing": webhook_failing_endpoints(now=now),
+    }
+
+
 def routing_dashboard(request, *, site):
     """Staff only (wrapped by the site's `admin_view`), and only those who may read contacts."""
     if not request.user.has_perm("crm.view_contact"):
@@ -83,4 +96,6 @@ def routing_dashboard(request, *, site):
         "windows": [(key, label) for key, (_length, label) in WINDOWS.items()],
         "window_label": WINDOWS[window][1],
     }
+    if request.user.has_perm("crm.view_webhookendpoint"):
+        context["webhooks"] = webhooks_context()
     return TemplateResponse(request, "admin/crm/routing_dashboard.html", context)
