@@ -143,3 +143,13 @@ def test_dashboard_shows_backlog_and_failing_endpoints(staff, receiver):
     assert 'id="webhook-undispatched" data-value="1"' in page
     assert 'id="webhook-pending" data-value="1"' in page
     assert f'data-endpoint-id="{endpoint.pk}" data-retrying="1" data-failed="0"' in page
+
+
+def test_endpoint_page_and_dashboard_speak_russian(staff, receiver):
+    endpoint = webhook_endpoint_create(url=receiver.url, events=["contact.closed"]).endpoint
+    page = staff.get(
+        reverse("admin:crm_webhookendpoint_change", args=[endpoint.pk]), HTTP_ACCEPT_LANGUAGE="ru"
+    ).content.decode()
+    assert "Отправить тестовое событие" in page and "Сменить секрет" in page and "обращение закрыто" in page
+    dashboard = staff.get(reverse("admin:routing_dashboard"), HTTP_ACCEPT_LANGUAGE="ru").content.decode()
+    assert "Исходящие вебхуки" in dashboard
