@@ -30,6 +30,7 @@ contact; the operator for availability events) to the same endpoint is still pen
 import json
 import logging
 import random
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -277,6 +278,22 @@ def webhook_deliver_due(
                 outcome,
             )
     return run
+
+
+def webhook_pump(*, seconds: float, idle_sleep: float = 0.5, should_stop=None) -> dict:
+    """Work for about `seconds`: fan out and deliver, sleeping `idle_sleep` whenever there was
+    nothing to do. What a long-running worker (the task engine's periodic job, or
+    `manage.py webhook_worker`) runs. Returns the totals."""
+    deadline = time.monotonic() + seconds
+    totals = {"events": 0, "succeeded": 0, "retrying": 0, "failed": 0}
+    while time.monotonic() < deadline and not (should_stop and should_stop()):
+        dispatched, run = webhook_work()
+        totals["events"] += dispatched
+        for name in ("succeeded", "retrying", "failed"):
+            totals[name] += getattr(run, name)
+        if not dispatched and not run.claimed:
+            time.sleep(min(idle_sleep, max(deadline - time.monotonic(), 0)))
+    return totals
 
 
 def webhook_work(*, now: datetime | None = None, rng: random.Random | None = None) -> tuple[int, DeliveryRun]:
