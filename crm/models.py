@@ -486,7 +486,8 @@ class WebhookDelivery(models.Model):
     message_id = models.CharField(_("message id"), max_length=64)
     event_type = models.CharField(_("event type"), max_length=64)
     order_key = models.CharField(max_length=64, editable=False)
-    payload = models.JSONField(_("payload"))
+    # Only a test message stores its body; an event's is rendered when it is sent.
+    payload = models.JSONField(_("payload"), null=True, blank=True)
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveIntegerField(_("attempts"), default=0)
     next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
@@ -514,6 +515,11 @@ class WebhookDelivery(models.Model):
                     | Q(status="failed", next_attempt_at__isnull=True, delivered_at__isnull=True)
                 ),
                 name="crm_webhookdelivery_state_consistent",
+            ),
+            # An event's delivery or a test message with its body.
+            models.CheckConstraint(
+                condition=Q(event__isnull=False) | Q(payload__isnull=False),
+                name="crm_webhookdelivery_event_or_payload",
             ),
         ]
         indexes = [

@@ -272,3 +272,15 @@ def test_payload_is_the_api_representation_without_key_material(receiver, staff_
     sent = receiver.received[0].json()["data"]["contact"]
     assert sent == {key: api[key] for key in sent}
     assert receiver.received[0].json()["data"]["actor"] == ActorKind.SYSTEM
+
+
+def test_body_is_rendered_when_sent_so_nothing_personal_waits_in_the_outbox(receiver):
+    _endpoint(receiver)
+    contact = ContactFactory(lead__external_id="ann@example.com")
+    _contact_event(EventType.CONTACT_REGISTERED, contact)
+    webhook_fan_out()
+    assert "ann@example.com" not in str(list(WebhookDelivery.objects.values()))
+    contact.lead.external_id = "erased-1"
+    contact.lead.save()
+    _drain()
+    assert receiver.received[0].json()["data"]["contact"]["external_id"] == "erased-1"

@@ -82,11 +82,7 @@ def webhook_fan_out(*, limit: int = FAN_OUT_BATCH, now: datetime | None = None) 
             # docstring). Held to the end of this transaction; no row lock is taken before it.
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [FAN_OUT_LOCK_KEY])
-        events = list(
-            Event.objects.filter(dispatched_at__isnull=True)
-            .select_related("contact__lead", "operator")
-            .order_by("id")[:limit]
-        )
+        events = list(Event.objects.filter(dispatched_at__isnull=True).order_by("id")[:limit])
         if not events:
             return 0
         endpoints = list(WebhookEndpoint.objects.filter(is_active=True))
@@ -97,7 +93,6 @@ def webhook_fan_out(*, limit: int = FAN_OUT_BATCH, now: datetime | None = None) 
             targets = [endpoint for endpoint in endpoints if _matches(endpoint, event)]
             if not targets:
                 continue
-            payload = event_envelope(event)
             for endpoint in targets:
                 deliveries.append(
                     WebhookDelivery(
@@ -106,15 +101,16 @@ def webhook_fan_out(*, limit: int = FAN_OUT_BATCH, now: datetime | None = None) 
                         message_id=message_id_for_event(event.pk),
                         event_type=event.type,
                         order_key=_order_key(event),
-                        payload=payload,
                         next_attempt_at=now,
                         give_up_at=now + settings.WEBHOOK_RETRY_HORIZON,
                         created_at=now,
                     )
                 )
-        # ignore_conflicts: the (endpoint, message_id) constraint makes a repeated fan-out of
-        # the same event harmless, should one ever run twice.
-        WebhookDelivery.objects.bulk_create(deliveries, ignore_conflicts=True)
+        # A plain INSERT, not ignore_conflicts: SQLite's INSERT OR IGNORE would also swallow a
+        # NOT NULL or CHECK failure and the event would be stamped dispatched with its deliveries
+        # lost. Fan-outs never overlap, so the (endpoint, message_id) constraint is a guard that
+        # rolls this whole pass back, never a case to skip.
+        WebhookDelivery.objects.bulk_create(deliveries)
         Event.objects.filter(pk__in=[event.pk for event in events]).update(dispatched_at=now)
     return len(events)
 
@@ -183,7 +179,7 @@ def _claim(*, now: datetime, limit: int) -> list[tuple[WebhookDelivery, WebhookA
                 status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now, endpoint__is_active=True
             )
             .exclude(Exists(earlier_pending))
-            .select_related("endpoint")
+            .select_related("endpoint", "event__contact__lead", "event__operator")
             .order_by("next_attempt_at", "id")
             .select_for_update(skip_locked=True, of=("self",))[:limit]
         )
@@ -202,7 +198,11 @@ def _claim(*, now: datetime, limit: int) -> list[tuple[WebhookDelivery, WebhookA
 
 
 def _send(delivery: WebhookDelivery, *, now: datetime) -> transport.PostResult:
-    body = json.dumps(delivery.payload, separators=(",", ":"), ensure_ascii=False)
+    # An event's body is rendered now, from the event and the current rows: what happened is
+    # the event's (type, via, ids), the contact and operator are as the API shows them now.
+    # No personal data waits in the outbox (an erased lead is sent erased).
+    envelope = event_envelope(delivery.event) if delivery.event_id else delivery.payload
+    body = json.dumps(envelope, separators=(",", ":"), ensure_ascii=False)
     headers = {
         "content-type": "application/json",
         "user-agent": "minicrm-webhooks/1",

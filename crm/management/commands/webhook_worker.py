@@ -10,9 +10,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--once", action="store_true", help="One round, then exit.")
-        parser.add_argument(
-            "--interval", type=float, default=1.0, help="Seconds to wait when there was nothing to do."
-        )
+        parser.add_argument("--interval", type=float, default=1.0, help="Seconds to wait when there was nothing to do.")
 
     def handle(self, *args, once: bool, interval: float, **options):
         if once:
