@@ -19,6 +19,19 @@ NAME_MAX_LENGTH = 100
 EXTERNAL_ID_MAX_LENGTH = 255
 MAX_WEIGHT = 1000
 MAX_CAPACITY = 100_000
+# Ids are 64-bit integers: a larger number given as input is refused before it reaches a query.
+MAX_ID = 2**63 - 1
+# An id in a URL path: every number of up to 18 digits fits in MAX_ID; anything else is a 404.
+ID_PATH_REGEX = rf"[0-9]{{1,{len(str(MAX_ID)) - 1}}}"
+
+
+def id_from_text(text: str) -> int | None:
+    """`text` as a number that can be an id column's value (ASCII digits, at most MAX_ID), else
+    None. Never int() on an overlong string (Python refuses over 4300 digits with an error)."""
+    if not (text.isascii() and text.isdigit() and len(text) <= len(str(MAX_ID))):
+        return None
+    value = int(text)
+    return value if value <= MAX_ID else None
 
 
 class Operator(models.Model):
@@ -50,10 +63,15 @@ class Operator(models.Model):
         return self.name
 
 
+class SourceStrategy(models.TextChoices):
+    """How a source chooses among its eligible operators."""
+
+    RANDOM = "random", _("weighted random")
+    SMOOTH = "smooth", _("smooth (deterministic, by weight)")
+
+
 class Source(models.Model):
-    class Strategy(models.TextChoices):
-        RANDOM = "random", _("weighted random")
-        SMOOTH = "smooth", _("smooth (deterministic, by weight)")
+    Strategy = SourceStrategy
 
     name = models.CharField(_("name"), max_length=NAME_MAX_LENGTH)
     strategy = models.CharField(
@@ -77,7 +95,7 @@ class Source(models.Model):
         constraints = [
             models.UniqueConstraint(Lower("name"), name="crm_source_name_unique_ci"),
             models.CheckConstraint(condition=~Q(name=""), name="crm_source_name_not_blank"),
-            models.CheckConstraint(condition=Q(strategy__in=["random", "smooth"]), name="crm_source_strategy_valid"),
+            models.CheckConstraint(condition=Q(strategy__in=SourceStrategy.values), name="crm_source_strategy_valid"),
         ]
 
     def __str__(self) -> str:
@@ -144,18 +162,75 @@ class Lead(models.Model):
         return self.external_id
 
 
+class ContactStatus(models.TextChoices):
+    OPEN = "open", _("open")
+    CLOSED = "closed", _("closed")
+
+
+class UnassignedReason(models.TextChoices):
+    """Why a contact waits without an operator (stored on the contact and in its decision)."""
+
+    NO_OPERATORS = "no_operators", _("no operators linked to the source")
+    ALL_INACTIVE = "all_inactive", _("all linked operators are inactive")
+    ALL_PAUSED = "all_paused", _("all active operators have weight 0")
+    ALL_AT_CAPACITY = "all_at_capacity", _("all eligible operators are at capacity")
+
+
+# --- The decision record (Contact.assignment): its words -------------------------------------
+# Written by crm.services.assignment (Decision.record), documented by the API's serializers,
+# shown by the admin. The labels are what staff read.
+
+
+class AssignmentVia(models.TextChoices):
+    """Which path put the contact where it is."""
+
+    INTAKE = "intake", _("on registration")
+    QUEUE = "queue", _("from the waiting queue")
+    REASSIGN = "reassign", _("reassigned")
+    REDISTRIBUTE = "redistribute", _("returned to the queue (operator deactivated)")
+
+
+class DecisionStrategy(models.TextChoices):
+    """The source's strategy at the time of the decision, or "manual" (staff chose)."""
+
+    RANDOM = SourceStrategy.RANDOM.value, _("weighted random")
+    SMOOTH = SourceStrategy.SMOOTH.value, _("smooth")
+    MANUAL = "manual", _("by hand")
+
+
+class AffinityOutcome(models.TextChoices):
+    """Lead affinity on a source that has it on (the record holds null when it is off)."""
+
+    HIT = "hit", _("the lead's previous operator took it")
+    MISS = "miss", _("the lead's previous operator could not take it")
+    NO_HISTORY = "no_history", _("no earlier contact of this lead here")
+
+
+class Exclusion(models.TextChoices):
+    """Why a candidate operator could not take the contact (null in the record: eligible)."""
+
+    INACTIVE = "inactive", _("inactive")
+    PAUSED = "paused", _("paused (weight 0)")
+    FULL = "full", _("full")
+    CURRENT = "current", _("current operator")
+
+
+# A contact waits for an operator: open, nobody assigned. The queue, the stats, the admin and
+# the partial index crm_contact_waiting_idx all use this one condition.
+CONTACT_WAITING = Q(status=ContactStatus.OPEN, operator__isnull=True)
+
+
+class ContactQuerySet(models.QuerySet):
+    def waiting(self) -> "ContactQuerySet":
+        """Contacts waiting for an operator (index crm_contact_waiting_idx by source)."""
+        return self.filter(CONTACT_WAITING)
+
+
 class Contact(models.Model):
     """One appeal of a lead through a source, assigned to an operator or waiting."""
 
-    class Status(models.TextChoices):
-        OPEN = "open", _("open")
-        CLOSED = "closed", _("closed")
-
-    class UnassignedReason(models.TextChoices):
-        NO_OPERATORS = "no_operators", _("no operators linked to the source")
-        ALL_INACTIVE = "all_inactive", _("all linked operators are inactive")
-        ALL_PAUSED = "all_paused", _("all active operators have weight 0")
-        ALL_AT_CAPACITY = "all_at_capacity", _("all eligible operators are at capacity")
+    Status = ContactStatus
+    UnassignedReason = UnassignedReason
 
     lead = models.ForeignKey(Lead, on_delete=models.PROTECT, related_name="contacts", verbose_name=_("lead"))
     source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="contacts", verbose_name=_("source"))
@@ -188,14 +263,19 @@ class Contact(models.Model):
         verbose_name=_("registered by"),
     )
 
+    objects = ContactQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("contact")
         verbose_name_plural = _("contacts")
         ordering = ["-id"]
         constraints = [
-            models.CheckConstraint(condition=Q(status__in=["open", "closed"]), name="crm_contact_status_valid"),
+            models.CheckConstraint(condition=Q(status__in=ContactStatus.values), name="crm_contact_status_valid"),
             models.CheckConstraint(
-                condition=(Q(status="open", closed_at__isnull=True) | Q(status="closed", closed_at__isnull=False)),
+                condition=(
+                    Q(status=ContactStatus.OPEN, closed_at__isnull=True)
+                    | Q(status=ContactStatus.CLOSED, closed_at__isnull=False)
+                ),
                 name="crm_contact_closed_at_iff_closed",
             ),
             # A reason exactly when there is no operator, and only a known one.
@@ -204,7 +284,7 @@ class Contact(models.Model):
                     Q(operator__isnull=False, unassigned_reason="")
                     | Q(
                         operator__isnull=True,
-                        unassigned_reason__in=["no_operators", "all_inactive", "all_paused", "all_at_capacity"],
+                        unassigned_reason__in=UnassignedReason.values,
                     )
                 ),
                 name="crm_contact_reason_iff_unassigned",
@@ -218,20 +298,20 @@ class Contact(models.Model):
             # The waiting queue of a source, oldest first: open contacts without an operator.
             models.Index(
                 fields=["source", "id"],
-                condition=Q(operator__isnull=True, status="open"),
+                condition=CONTACT_WAITING,
                 name="crm_contact_waiting_idx",
             ),
             # Time windows: the distribution stats (created_at >= since) and admin's date hierarchy.
             models.Index(fields=["created_at"], name="crm_contact_created_idx"),
             # Recount of loads: open contacts per operator.
-            models.Index(fields=["operator"], condition=Q(status="open"), name="crm_contact_open_idx"),
+            models.Index(fields=["operator"], condition=Q(status=ContactStatus.OPEN), name="crm_contact_open_idx"),
         ]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.lead} via {self.source}"
 
 
-# --- Reliability and security (issue 5) ------------------------------------------------------
+# --- Access and reliability: bot bindings, idempotency keys, routing history ----------------
 
 IDEMPOTENCY_KEY_MAX_LENGTH = 255
 

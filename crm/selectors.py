@@ -1,10 +1,19 @@
 """Reads that are more than one line of ORM."""
 
+import random
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime, timedelta
+
 from django.conf import settings
 from django.db.models import Count, Max, Min, Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
+from crm.errors import NotFoundError
 from crm.models import Contact, Event, Lead, Operator, OperatorSource, Source, WebhookDelivery, WebhookEndpoint
+from crm.services.assignment import Candidate, choose_operator
 
 LEAD_RECENT_CONTACTS = 100
 
@@ -65,7 +74,8 @@ def distribution_stats(*, source_id: int | None = None, since=None, now=None) ->
     }
     waiting = {
         row["source_id"]: row
-        for row in Contact.objects.filter(source_id__in=ids, status=Contact.Status.OPEN, operator__isnull=True)
+        for row in Contact.objects.waiting()
+        .filter(source_id__in=ids)
         .values("source_id")
         .annotate(n=Count("id"), oldest=Min("created_at"))
         .order_by()
@@ -119,6 +129,130 @@ def distribution_stats(*, source_id: int | None = None, since=None, now=None) ->
             }
         )
     return result
+
+
+# --- Time windows of the routing statistics (dashboard, distribution_report) ----------------
+
+# key → (length, label); None: all time. The first is the default.
+STATS_WINDOWS: dict[str, tuple[timedelta | None, str]] = {
+    "24h": (timedelta(hours=24), _("last 24 hours")),
+    "7d": (timedelta(days=7), _("last 7 days")),
+    "30d": (timedelta(days=30), _("last 30 days")),
+    "all": (None, _("all time")),
+}
+STATS_DEFAULT_WINDOW = "24h"
+
+
+def stats_window_since(window: str, *, now: datetime | None = None) -> datetime | None:
+    """The start of a named window (a key of STATS_WINDOWS), None for all time."""
+    length = STATS_WINDOWS[window][0]
+    return (now or timezone.now()) - length if length is not None else None
+
+
+def routing_dashboard_stats(*, since: datetime | None, now: datetime | None = None) -> dict:
+    """What the routing dashboard shows: `sources` (distribution_stats, with percentages),
+    `operators` (by name, with `load_percent` and `is_full`), `waiting_sources` and the
+    `totals` over them. A fixed number of queries, whatever the number of contacts."""
+    now = now or timezone.now()
+    sources = distribution_stats(since=since, now=now)
+    for source in sources:
+        for row in source["operators"]:
+            row["configured_percent"] = _percent(row["configured_share"])
+            row["actual_percent"] = _percent(row["actual_share"])
+    operators = list(Operator.objects.order_by("name", "id"))
+    for operator in operators:
+        ratio = operator.open_load / operator.max_load if operator.max_load else 1.0
+        operator.load_percent = min(100, round(100 * ratio))
+        operator.is_full = operator.open_load >= operator.max_load
+    active = [op for op in operators if op.is_active]
+    waiting_sources = [s for s in sources if s["waiting"]]
+    oldest = min((s["oldest_waiting_since"] for s in waiting_sources), default=None)
+    return {
+        "sources": sources,
+        "operators": operators,
+        "waiting_sources": waiting_sources,
+        "totals": {
+            "contacts": sum(s["contacts"] for s in sources),
+            "assigned": sum(s["assigned"] for s in sources),
+            "waiting": sum(s["waiting"] for s in sources),
+            "oldest_waiting_since": oldest,
+            "open_load": sum(op.open_load for op in active),
+            "capacity": sum(op.max_load for op in active),
+            "full": sum(1 for op in active if op.is_full),
+            "inactive": len(operators) - len(active),
+        },
+    }
+
+
+def _percent(share: float) -> float:
+    return round(100 * share, 1)
+
+
+# --- What-if ---------------------------------------------------------------------------------
+
+
+def routing_simulate(
+    *,
+    source_id: int,
+    contacts: int,
+    rng: random.Random | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> dict:
+    """What-if: how would N new contacts spread under the current configuration?
+
+    Run the real choice `contacts` times on an in-memory copy of the source's operators
+    (current loads, weights, strategy), as if every contact were a new lead and nobody
+    closed anything meanwhile. Reads only; writes nothing. Returns
+    {"source", "contacts", "waiting", "waiting_reasons": {reason: n},
+     "operators": [{"operator_id", "name", "weight", "configured_share", "assigned",
+                    "share", "load_before", "load_after", "max_load", "excluded_now"}]}."""
+    source = Source.objects.filter(pk=source_id).first()
+    if source is None:
+        raise NotFoundError(f"Source {source_id} does not exist.", field="source")
+    links = OperatorSource.objects.filter(source_id=source_id).select_related("operator").order_by("operator_id")
+    candidates = [Candidate.from_link(link) for link in links]
+    before = {c.operator_id: c for c in candidates}
+    rng = rng or random.Random()
+    assigned: Counter = Counter()
+    reasons: Counter = Counter()
+    step = max(1, contacts // 10)
+    for i in range(contacts):
+        decision = choose_operator(candidates, strategy=source.strategy, rng=rng)
+        if decision.operator_id is None:
+            reasons[decision.reason] += 1
+        else:
+            assigned[decision.operator_id] += 1
+            candidates = [
+                replace(c, load=c.load + 1, smooth_count=c.smooth_count + 1)
+                if c.operator_id == decision.operator_id
+                else c
+                for c in candidates
+            ]
+        if progress and (i + 1) % step == 0:
+            progress(i + 1)
+    total_weight = sum(c.weight for c in before.values())
+    total_assigned = sum(assigned.values())
+    return {
+        "source": source,
+        "contacts": contacts,
+        "waiting": sum(reasons.values()),
+        "waiting_reasons": dict(reasons),
+        "operators": [
+            {
+                "operator_id": c.operator_id,
+                "name": c.name,
+                "weight": c.weight,
+                "configured_share": c.weight / total_weight if total_weight else 0.0,
+                "assigned": assigned[c.operator_id],
+                "share": assigned[c.operator_id] / total_assigned if total_assigned else 0.0,
+                "load_before": c.load,
+                "load_after": c.load + assigned[c.operator_id],
+                "max_load": c.max_load,
+                "excluded_now": c.exclusion,
+            }
+            for c in before.values()
+        ],
+    }
 
 
 def webhook_backlog(*, now=None) -> dict:

@@ -5,10 +5,7 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.core.management import call_command
 from django.db import connection, connections
-from knox.models import AuthToken
-from rest_framework.test import APIClient
 
-from crm.services.accounts import bot_create
 from tests.factories import UserFactory
 
 
@@ -25,45 +22,12 @@ def rng():
     return random.Random(20261126)
 
 
-def _client_for(user) -> APIClient:
-    client = APIClient()
-    _, key = AuthToken.objects.create(user=user, expiry=None)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
-    client.user = user
-    return client
-
-
-@pytest.fixture
-def anon_client():
-    return APIClient()
-
-
 @pytest.fixture
 def staff_user(db):
     """A staff member with the model permissions of the crm app (not a superuser)."""
     user = UserFactory(is_staff=True)
     user.user_permissions.set(Permission.objects.filter(content_type__app_label="crm"))
     return user
-
-
-@pytest.fixture
-def staff_client(staff_user):
-    return _client_for(staff_user)
-
-
-@pytest.fixture
-def bot_client(db):
-    user, key = bot_create(name="test_bot")
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
-    client.user = user
-    return client
-
-
-@pytest.fixture
-def plain_user_client(db):
-    """Authenticated, neither staff nor bot: may do nothing."""
-    return _client_for(UserFactory())
 
 
 def is_postgres() -> bool:

@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from standardwebhooks import Webhook
 
-from tests.live import free_port
+from tests.live.server import free_port
 
 
 @dataclass

@@ -1,9 +1,13 @@
+"""List filters: strict, so a filter the server cannot apply is a 400 naming it, never
+silently dropped."""
+
 import django_filters
 from django import forms
 from drf_spectacular.utils import extend_schema_field
 
-from crm.api.serializers import MAX_ID
-from crm.models import Contact, Lead, OperatorSource
+from crm.api.params import reject_repeated_or_empty
+from crm.errors import DomainError
+from crm.models import MAX_ID, Contact, ContactStatus, Lead, OperatorSource
 from crm.services.leads import lead_normalise_external_id
 
 
@@ -20,7 +24,9 @@ class IdFilter(django_filters.NumberFilter):
     field_class = django_filters.fields.forms.IntegerField
 
 
-class StrictBooleanField(forms.Field):
+class BooleanQueryField(forms.Field):
+    """A query parameter's true/false (the request body's is crm.api.fields.StrictBooleanField)."""
+
     def to_python(self, value):
         if value in (None, ""):
             return None
@@ -35,23 +41,17 @@ class StrictBooleanField(forms.Field):
 class StrictBooleanFilter(django_filters.BooleanFilter):
     """true/false (or 1/0); anything else is a 400, not silently ignored."""
 
-    field_class = StrictBooleanField
+    field_class = BooleanQueryField
 
 
 class StrictFilterSet(django_filters.FilterSet):
-    """A filter given twice, or given empty, is a 400 naming it; django-filter would take
-    the last value or ignore an empty one, answering a question the client did not ask."""
+    """A filter given twice, or given empty, is a 400 naming it (crm.api.params)."""
 
     def is_valid(self):
         valid = super().is_valid()
-        for name in self.filters:
-            if name not in self.data:
-                continue
-            values = self.data.getlist(name) if hasattr(self.data, "getlist") else [self.data[name]]
-            if len(values) > 1:
-                self.form.add_error(name, "Give this filter at most once.")
-            elif str(values[0]) == "":
-                self.form.add_error(name, "This filter may not be empty; leave it out instead.")
+        for name, messages in reject_repeated_or_empty(self.data, self.filters).items():
+            for message in messages:
+                self.form.add_error(name, message)
         return valid and not self.form.errors
 
 
@@ -59,7 +59,7 @@ class ContactFilter(StrictFilterSet):
     source = IdFilter(field_name="source_id", help_text="Only contacts of this source id.")
     operator = IdFilter(field_name="operator_id", help_text="Only contacts of this operator id.")
     lead = IdFilter(field_name="lead_id", help_text="Only contacts of this lead id.")
-    status = django_filters.ChoiceFilter(choices=Contact.Status.choices)
+    status = django_filters.ChoiceFilter(choices=ContactStatus.choices)
     unassigned = StrictBooleanFilter(
         field_name="operator", lookup_expr="isnull", help_text="true: only contacts without an operator."
     )
@@ -93,7 +93,7 @@ class LeadFilter(StrictFilterSet):
             return queryset.none()  # no lead has a blank id
         try:
             normalised = lead_normalise_external_id(value)
-        except Exception:  # too long: no lead can match
+        except DomainError:  # too long: no lead can match
             return queryset.none()
         return queryset.filter(external_id=normalised)
 

@@ -4,23 +4,29 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from crm.api.fields import StrictBooleanField, StrictCharField, StrictIntegerField
+from crm.api.params import reject_repeated_or_empty
 from crm.models import (
     EXTERNAL_ID_MAX_LENGTH,
     MAX_CAPACITY,
+    MAX_ID,
     MAX_WEIGHT,
     NAME_MAX_LENGTH,
     WEBHOOK_URL_MAX_LENGTH,
-    Contact,
+    AffinityOutcome,
+    AssignmentVia,
+    ContactStatus,
+    DecisionStrategy,
+    Exclusion,
     Lead,
     Operator,
     OperatorSource,
     Source,
+    SourceStrategy,
+    UnassignedReason,
     WebhookDelivery,
     WebhookEndpoint,
     WebhookEventType,
 )
-
-MAX_ID = 2**63 - 1
 
 
 def IdField(**kwargs) -> serializers.IntegerField:  # noqa: N802 - reads like a field class
@@ -59,9 +65,9 @@ class OperatorUpdateSerializer(OperatorSerializer):
 class SourceSerializer(serializers.ModelSerializer):
     name = StrictCharField(max_length=NAME_MAX_LENGTH)
     strategy = serializers.ChoiceField(
-        choices=Source.Strategy.choices,
+        choices=SourceStrategy.choices,
         required=False,
-        default=Source.Strategy.RANDOM,
+        default=SourceStrategy.RANDOM,
         help_text="random: weighted random choice (the seed's). smooth: deterministic; every operator's "
         "count stays within one contact of his weighted share.",
     )
@@ -81,7 +87,7 @@ class SourceSerializer(serializers.ModelSerializer):
 class SourceUpdateSerializer(SourceSerializer):
     """PATCH keeps unsent fields; PUT sends them all."""
 
-    strategy = serializers.ChoiceField(choices=Source.Strategy.choices, required=False)
+    strategy = serializers.ChoiceField(choices=SourceStrategy.choices, required=False)
     affinity = StrictBooleanField(required=False)
 
 
@@ -123,9 +129,9 @@ class ContactSerializer(serializers.Serializer):
     external_id = serializers.CharField(source="lead.external_id", read_only=True)
     source_id = serializers.IntegerField(read_only=True)
     operator_id = serializers.IntegerField(read_only=True, allow_null=True)
-    status = serializers.ChoiceField(choices=Contact.Status.choices, read_only=True)
+    status = serializers.ChoiceField(choices=ContactStatus.choices, read_only=True)
     unassigned_reason = serializers.ChoiceField(
-        choices=Contact.UnassignedReason.choices, allow_blank=True, read_only=True, help_text="Empty when assigned."
+        choices=UnassignedReason.choices, allow_blank=True, read_only=True, help_text="Empty when assigned."
     )
     created_at = serializers.DateTimeField(read_only=True)
     closed_at = serializers.DateTimeField(read_only=True, allow_null=True)
@@ -137,18 +143,16 @@ class CandidateRecordSerializer(serializers.Serializer):
     weight = serializers.IntegerField()
     load = serializers.IntegerField()
     max_load = serializers.IntegerField()
-    excluded = serializers.ChoiceField(
-        choices=["inactive", "paused", "full", "current"], allow_null=True, help_text="null: eligible."
-    )
+    excluded = serializers.ChoiceField(choices=Exclusion.choices, allow_null=True, help_text="null: eligible.")
 
 
 class AssignmentRecordSerializer(serializers.Serializer):
     """Why the contact is where it is (documentation of the stored JSON)."""
 
-    via = serializers.ChoiceField(choices=["intake", "queue", "reassign", "redistribute"])
+    via = serializers.ChoiceField(choices=AssignmentVia.choices)
     at = serializers.DateTimeField()
-    strategy = serializers.ChoiceField(choices=["random", "smooth", "manual"])
-    affinity = serializers.ChoiceField(choices=["hit", "miss", "no_history"], allow_null=True)
+    strategy = serializers.ChoiceField(choices=DecisionStrategy.choices)
+    affinity = serializers.ChoiceField(choices=AffinityOutcome.choices, allow_null=True)
     affinity_operator_id = serializers.IntegerField(allow_null=True, required=False)
     operator_id = serializers.IntegerField(allow_null=True)
     reason = serializers.CharField(allow_blank=True)
@@ -186,15 +190,8 @@ class DistributionQuerySerializer(serializers.Serializer):
     )
 
     def to_internal_value(self, data):
-        # A parameter given empty or twice is a 400 naming it, as with the list filters
-        # (DRF would drop the empty one and keep the last of the twins).
-        errors = {}
-        for name in self.fields:
-            values = data.getlist(name) if hasattr(data, "getlist") else ([data[name]] if name in data else [])
-            if len(values) > 1:
-                errors[name] = ["Give this parameter at most once."]
-            elif values and values[0] == "":
-                errors[name] = ["This parameter may not be empty; leave it out instead."]
+        # DRF would drop an empty parameter and keep the last of twins.
+        errors = reject_repeated_or_empty(data, self.fields)
         if errors:
             raise serializers.ValidationError(errors)
         return super().to_internal_value(data)

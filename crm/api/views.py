@@ -3,30 +3,26 @@
 import time
 
 from django.http import Http404
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from crm.api import idempotency
 from crm.api import serializers as s
 from crm.api.filters import ContactFilter, LeadFilter, OperatorSourceFilter
 from crm.api.intake_log import intake_log
 from crm.api.permissions import CanReadContacts, CanRegisterContacts, StaffChangePermissions, StaffModelPermissions
-from crm.models import Contact, Lead, Operator, OperatorSource, Source
+from crm.models import ID_PATH_REGEX, Contact, Lead, Operator, OperatorSource, Source
 from crm.selectors import distribution_stats, lead_get_with_recent_contacts
 from crm.services import routing_config
-from crm.services.accounts import source_post_check
 from crm.services.contacts import contact_close, contact_reassign
-from crm.services.idempotency import HEADER as IDEMPOTENCY_HEADER
-from crm.services.idempotency import idempotency_fingerprint, idempotency_key_clean, idempotent_run
 from crm.services.intake import contact_register
-
-ID_REGEX = r"[0-9]{1,18}"
 
 
 class _ListRetrieve(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     permission_classes = [StaffModelPermissions]
-    lookup_value_regex = ID_REGEX
+    lookup_value_regex = ID_PATH_REGEX
     throttle_scope = "api"
 
 
@@ -110,25 +106,6 @@ class OperatorSourceViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, mi
         routing_config.link_delete(link_id=instance.pk, actor=self.request.user)
 
 
-IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
-    IDEMPOTENCY_HEADER,
-    {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
-    OpenApiParameter.HEADER,
-    required=False,
-    description="Optional. A retry with the same key and the same body gets the first response again "
-    "(no second contact), marked `Idempotent-Replayed: true`; the same key with another body is a 422. "
-    "Keys are per client and kept at least 24 hours.",
-)
-REPLAYED_HEADER = OpenApiParameter(
-    "Idempotent-Replayed",
-    str,
-    OpenApiParameter.HEADER,
-    enum=["true"],
-    response=[201],
-    description="Present on a replayed response.",
-)
-
-
 class ContactViewSet(mixins.CreateModelMixin, _ListRetrieve):
     """Contacts: one appeal of a lead through a source. Registering one (POST) assigns an
     operator at once, or keeps it waiting with `unassigned_reason` when nobody has room.
@@ -167,32 +144,25 @@ class ContactViewSet(mixins.CreateModelMixin, _ListRetrieve):
     @extend_schema(
         request=s.ContactCreateSerializer,
         responses={201: s.ContactSerializer},
-        parameters=[IDEMPOTENCY_KEY_PARAMETER, REPLAYED_HEADER],
+        parameters=[idempotency.KEY_PARAMETER, idempotency.REPLAYED_PARAMETER],
     )
     def create(self, request, *args, **kwargs):
         started = time.monotonic()
-        key = idempotency_key_clean(request.headers.get(IDEMPOTENCY_HEADER))
+        key = idempotency.request_idempotency_key(request)
         serializer = s.ContactCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         # Before anything is written: a bot bound to other sources gets 403 and leaves no trace.
-        source_post_check(user=request.user, source_id=data["source_id"])
+        self.check_object_permissions(request, Source(pk=data["source_id"]))
 
         def register() -> tuple[int, dict, int]:
             contact = contact_register(**data, registered_by=request.user)
             return status.HTTP_201_CREATED, dict(s.ContactSerializer(contact).data), contact.pk
 
-        if key is None:
-            code, body, _ = register()
-            replayed = False
-        else:
-            fingerprint = idempotency_fingerprint(operation="contact_register", payload=request.data)
-            outcome = idempotent_run(user_id=request.user.pk, key=key, fingerprint=fingerprint, action=register)
-            code, body, replayed = outcome.status, outcome.body, outcome.replayed
-        response = Response(body, status=code)
-        if replayed:
-            response["Idempotent-Replayed"] = "true"
-        intake_log(user=request.user, body=body, key=key, replayed=replayed, started=started)
+        response, replayed = idempotency.idempotent_response(
+            request, key=key, operation="contact_register", action=register
+        )
+        intake_log(user=request.user, body=response.data, key=key, replayed=replayed, started=started)
         return response
 
     @extend_schema(request=None, responses={200: s.ContactDetailSerializer})

@@ -7,8 +7,8 @@ from django.db import transaction
 from knox.models import AuthToken
 from knox.settings import CONSTANTS
 
-from crm.errors import DomainError, ForbiddenError, NotFoundError
-from crm.models import BotSource, Source
+from crm.errors import DomainError, NotFoundError
+from crm.models import BotSource, Source, id_from_text
 
 BOTS_GROUP = "bots"
 BOT_PERMISSIONS = [("crm", "add_contact")]
@@ -65,34 +65,14 @@ def _sources_resolve(names_or_ids: list[str]) -> list[Source]:
     for raw in names_or_ids:
         text = str(raw).strip()
         source = None
-        if text.isdigit() and len(text) <= 18:
-            source = Source.objects.filter(pk=int(text)).first()
+        if (source_id := id_from_text(text)) is not None:
+            source = Source.objects.filter(pk=source_id).first()
         if source is None and text:
             source = Source.objects.filter(name__iexact=text).first()
         if source is None:
             raise NotFoundError(f"Source {text!r} does not exist (give a name or an id).", field="source")
         found[source.pk] = source
     return list(found.values())
-
-
-def source_post_check(*, user, source_id: int) -> None:
-    """Raise ForbiddenError unless `user` may register contacts through `source_id`: a user
-    bound to sources (a bot made with --source) may post only to those; one bound to none,
-    to every source. Checked before anything is written.
-
-    The API's token query already says whether the user has any binding
-    (`user.crm_bound_to_sources`, see crm.api.authentication); when he has none, no query."""
-    if getattr(user, "crm_bound_to_sources", None) is False:
-        return
-    bound = set(BotSource.objects.filter(user=user).values_list("source_id", flat=True))
-    if bound and source_id not in bound:
-        raise ForbiddenError(f"This client may not register contacts through source {source_id}.")
-
-
-def api_tokens_revoke(*, username: str) -> int:
-    """Revoke every key of a user; returns how many were revoked."""
-    deleted, _ = AuthToken.objects.filter(user__username=username).delete()
-    return deleted
 
 
 def api_token_revoke(*, prefix: str) -> AuthToken:

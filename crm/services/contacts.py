@@ -2,13 +2,15 @@
 freed room to the waiting queue in the same transaction."""
 
 import random
+from contextlib import nullcontext
 
 from django.db import transaction
 from django.utils import timezone
 
 from crm.errors import ConflictError, DomainError, NotFoundError
-from crm.models import Contact, Operator
-from crm.services.assignment import Decision, RoutingContext, lock_serving
+from crm.models import AssignmentVia, Contact, DecisionStrategy, Operator
+from crm.services.assignment import Decision
+from crm.services.locking import RoutingContext, routing_locked
 from crm.services.queue import queue_drain
 
 
@@ -28,10 +30,11 @@ def contact_close(*, contact_id: int, rng: random.Random | None = None) -> Conta
         if contact.status == Contact.Status.CLOSED:
             return contact
         operator_id = contact.operator_id
-        with transaction.atomic():
+        # A waiting contact holds no capacity: nothing to lock, no room to hand out.
+        locks = routing_locked(serving=[operator_id]) if operator_id is not None else nullcontext()
+        with transaction.atomic(), locks as ctx:
             # Lock order: the operators (of every source the freed room can serve) first,
             # then the contact, by the conditional UPDATE below.
-            ctx, served = lock_serving(operator_ids=[operator_id]) if operator_id else (None, [])
             closed_at = timezone.now()
             # Conditional on the state read above: if a concurrent close or reassignment got
             # there first, nothing is updated and we look again.
@@ -42,8 +45,7 @@ def contact_close(*, contact_id: int, rng: random.Random | None = None) -> Conta
                 continue
             if ctx is not None:
                 ctx.release(operator_id)
-                queue_drain(source_ids=served, ctx=ctx, rng=rng)
-                ctx.flush()
+                queue_drain(source_ids=ctx.served, ctx=ctx, rng=rng)
         contact.status, contact.closed_at = Contact.Status.CLOSED, closed_at
         return contact
 
@@ -63,10 +65,10 @@ def contact_reassign(*, contact_id: int, operator_id: int | None = None, rng: ra
             raise DomainError(f"Contact {contact_id} is already assigned to operator {old}.", field="operator_id")
         if operator_id is not None and not Operator.objects.filter(pk=operator_id).exists():
             raise NotFoundError(f"Operator {operator_id} does not exist.", field="operator_id")
-        with transaction.atomic():
-            ctx, served = lock_serving(
-                operator_ids=[old], source_ids=[contact.source_id], extra_operator_ids=[operator_id]
-            )
+        with (
+            transaction.atomic(),
+            routing_locked(serving=[old], source_ids=[contact.source_id], operator_ids=[operator_id]) as ctx,
+        ):
             if operator_id is not None:
                 decision = _manual_decision(ctx, contact, operator_id)
             else:
@@ -80,7 +82,7 @@ def contact_reassign(*, contact_id: int, operator_id: int | None = None, rng: ra
             changed = Contact.objects.filter(pk=contact_id, status=Contact.Status.OPEN, operator_id=old).update(
                 operator_id=decision.operator_id,
                 unassigned_reason=decision.reason,
-                assignment=decision.record(via="reassign"),
+                assignment=decision.record(via=AssignmentVia.REASSIGN),
             )
             if not changed:
                 continue  # closed or moved meanwhile: look again
@@ -88,8 +90,7 @@ def contact_reassign(*, contact_id: int, operator_id: int | None = None, rng: ra
                 ctx.take(contact.source_id, decision.operator_id)
             if old is not None:
                 ctx.release(old)
-                queue_drain(source_ids=served, ctx=ctx, rng=rng)
-            ctx.flush()
+                queue_drain(source_ids=ctx.served, ctx=ctx, rng=rng)
         return Contact.objects.select_related("lead").get(pk=contact_id)
 
 
@@ -109,4 +110,10 @@ def _manual_decision(ctx: RoutingContext, contact: Contact, operator_id: int) ->
             f"Operator {target.name} is full ({target.load} / {target.max_load}).", field="operator_id", code="full"
         )
     # The record shows every candidate as the routing would have seen it, and the manual pick.
-    return Decision(operator_id, "", tuple(candidates), strategy="manual", excluded_operator_id=contact.operator_id)
+    return Decision(
+        operator_id,
+        "",
+        tuple(candidates),
+        strategy=DecisionStrategy.MANUAL,
+        excluded_operator_id=contact.operator_id,
+    )

@@ -3,11 +3,12 @@ someone can take them."""
 
 import random
 from collections.abc import Iterable
+from contextlib import nullcontext
 
 from django.db import transaction
 
-from crm.models import Contact
-from crm.services.assignment import RoutingContext
+from crm.models import AssignmentVia, Contact
+from crm.services.locking import RoutingContext, routing_locked
 
 
 def queue_drain(
@@ -18,17 +19,16 @@ def queue_drain(
     Returns how many were assigned.
 
     Called inside the transaction that freed capacity, with its RoutingContext (whose locks
-    cover these sources' operators), or on its own, when it opens a transaction and takes
-    the locks itself. Each contact is taken with a conditional UPDATE (still open, still
-    without operator), so a concurrent close or a second drain never double-assigns.
+    cover these sources' operators; its owner writes the changes back), or on its own, when
+    it opens a transaction and takes the locks itself. Each contact is taken with a
+    conditional UPDATE (still open, still without operator), so a concurrent close or a
+    second drain never double-assigns.
     """
     source_ids = sorted(set(source_ids))
     if not source_ids:
         return 0
-    with transaction.atomic():
-        own = ctx is None
-        if own:
-            ctx = RoutingContext.lock(source_ids=source_ids)
+    locks = routing_locked(source_ids=source_ids) if ctx is None else nullcontext(ctx)
+    with transaction.atomic(), locks as ctx:
         # Waiting contacts read after the locks: a contact that waits because these
         # operators were full was committed before we got them, so we see it here. A pass
         # takes at most the free room of each source; if some contact was closed or taken
@@ -43,7 +43,8 @@ def queue_drain(
                     continue
                 # Index crm_contact_waiting_idx: open, no operator, by source, oldest first.
                 pending.extend(
-                    Contact.objects.filter(source_id=source_id, status=Contact.Status.OPEN, operator__isnull=True)
+                    Contact.objects.waiting()
+                    .filter(source_id=source_id)
                     .order_by("id")
                     .values_list("id", "source_id", "lead_id")[:room]
                 )
@@ -53,8 +54,14 @@ def queue_drain(
                 decision = ctx.decide(source_id, rng=rng, lead_id=lead_id)
                 if decision.operator_id is None:
                     continue
-                taken = Contact.objects.filter(pk=contact_id, status=Contact.Status.OPEN, operator__isnull=True).update(
-                    operator_id=decision.operator_id, unassigned_reason="", assignment=decision.record(via="queue")
+                taken = (
+                    Contact.objects.waiting()
+                    .filter(pk=contact_id)
+                    .update(
+                        operator_id=decision.operator_id,
+                        unassigned_reason="",
+                        assignment=decision.record(via=AssignmentVia.QUEUE),
+                    )
                 )
                 if taken:
                     ctx.take(source_id, decision.operator_id)
@@ -63,19 +70,12 @@ def queue_drain(
                     missed += 1
             if not missed:
                 break
-        if own:
-            ctx.flush()
     return assigned
 
 
 def waiting_source_ids() -> list[int]:
     """Sources that have waiting contacts now."""
-    return list(
-        Contact.objects.filter(status=Contact.Status.OPEN, operator__isnull=True)
-        .order_by("source_id")
-        .values_list("source_id", flat=True)
-        .distinct()
-    )
+    return list(Contact.objects.waiting().order_by("source_id").values_list("source_id", flat=True).distinct())
 
 
 def queue_drain_all(*, rng: random.Random | None = None) -> list[tuple[int, int, int]]:
@@ -84,6 +84,6 @@ def queue_drain_all(*, rng: random.Random | None = None) -> list[tuple[int, int,
     report = []
     for source_id in waiting_source_ids():
         assigned = queue_drain(source_ids=[source_id], rng=rng)
-        still = Contact.objects.filter(source_id=source_id, status=Contact.Status.OPEN, operator__isnull=True).count()
+        still = Contact.objects.waiting().filter(source_id=source_id).count()
         report.append((source_id, assigned, still))
     return report

@@ -8,8 +8,8 @@ transaction, under the same operator locks the intake takes.
 from django.db import IntegrityError, transaction
 
 from crm.errors import ConflictError, DomainError, NotFoundError
-from crm.models import Contact, Operator, OperatorSource, Source
-from crm.services.assignment import RoutingContext, lock_serving, smooth_round_restart
+from crm.models import AssignmentVia, Contact, Operator, OperatorSource, Source, UnassignedReason
+from crm.services.locking import RoutingContext, routing_locked, smooth_round_restart
 from crm.services.queue import queue_drain
 from crm.services.routing_history import routing_change_record, routing_snapshot
 
@@ -71,10 +71,9 @@ def operator_update(
             .values_list("source_id", flat=True)
             .distinct()
         )
-    with transaction.atomic():
-        # Lock the operator and every operator of his sources: an intake may be adding to
-        # their loads right now, and the queue drain below decides on all of them.
-        ctx, served = lock_serving(operator_ids=[operator_id], source_ids=returning_from)
+    # Lock the operator and every operator of his sources: an intake may be adding to
+    # their loads right now, and the queue drain below decides on all of them.
+    with transaction.atomic(), routing_locked(serving=[operator_id], source_ids=returning_from) as ctx:
         operator = ctx.operators.get(operator_id)
         if operator is None:
             raise NotFoundError(f"Operator {operator_id} does not exist.")
@@ -97,12 +96,11 @@ def operator_update(
         _save_unique_name(operator, kind="operator", update_fields=["name", "is_active", "max_load"])
         routing_change_record(actor=actor, action="update", obj=operator, before=before)
         if was_active != operator.is_active:
-            smooth_round_restart(source_ids=served, ctx=ctx)
+            smooth_round_restart(source_ids=ctx.served, ctx=ctx)
         returned = _return_to_queue(ctx, operator) if redistribute else 0
         room_after = operator.max_load if operator.is_active else 0
         if room_after > room_before or returned:
-            queue_drain(source_ids=served, ctx=ctx)
-        ctx.flush()
+            queue_drain(source_ids=ctx.served, ctx=ctx)
     return operator
 
 
@@ -119,8 +117,8 @@ def _return_to_queue(ctx: RoutingContext, operator: Operator) -> int:
         by_source.setdefault(source_id, []).append(contact_id)
     for source_id, ids in by_source.items():
         decision = ctx.decide(source_id)
-        reason = decision.reason or Contact.UnassignedReason.ALL_AT_CAPACITY
-        record = {**decision.record(via="redistribute"), "operator_id": None, "reason": reason}
+        reason = decision.reason or UnassignedReason.ALL_AT_CAPACITY
+        record = {**decision.record(via=AssignmentVia.REDISTRIBUTE), "operator_id": None, "reason": reason}
         # His lock, held here, is what every close or reassignment of these contacts waits on.
         moved = Contact.objects.filter(pk__in=ids, operator=operator, status=Contact.Status.OPEN).update(
             operator=None, unassigned_reason=reason, assignment=record
@@ -146,9 +144,8 @@ def source_update(
     affinity: bool | None = None,
     actor=None,
 ) -> Source:
-    with transaction.atomic():
-        # The operators' locks serialise this with the intakes that read the strategy.
-        ctx = RoutingContext.lock(source_ids=[source_id])
+    # The operators' locks serialise this with the intakes that read the strategy.
+    with transaction.atomic(), routing_locked(source_ids=[source_id]) as ctx:
         source = ctx.sources.get(source_id)
         if source is None:
             raise NotFoundError(f"Source {source_id} does not exist.")
@@ -177,8 +174,7 @@ def link_create(*, operator_id: int, source_id: int, weight: int, actor=None) ->
     if existing is not None:
         raise DomainError(_duplicate_link_message(existing), field="non_field_errors", code="unique")
     try:
-        with transaction.atomic():
-            RoutingContext.lock(source_ids=[source_id], operator_ids=[operator_id])
+        with transaction.atomic(), routing_locked(source_ids=[source_id], operator_ids=[operator_id]):
             link = OperatorSource.objects.create(operator_id=operator_id, source_id=source_id, weight=weight)
             routing_change_record(actor=actor, action="create", obj=link)
             smooth_round_restart(source_ids=[source_id])
@@ -205,8 +201,7 @@ def link_update(*, link_id: int, weight: int, actor=None) -> OperatorSource:
     link = OperatorSource.objects.filter(pk=link_id).first()
     if link is None:
         raise NotFoundError(f"Operator-source link {link_id} does not exist.")
-    with transaction.atomic():
-        ctx = RoutingContext.lock(source_ids=[link.source_id], operator_ids=[link.operator_id])
+    with transaction.atomic(), routing_locked(source_ids=[link.source_id], operator_ids=[link.operator_id]) as ctx:
         link = next((lk for lk in ctx.links[link.source_id] if lk.pk == link_id), None)
         if link is None:
             raise NotFoundError(f"Operator-source link {link_id} does not exist.")
@@ -219,7 +214,6 @@ def link_update(*, link_id: int, weight: int, actor=None) -> OperatorSource:
             smooth_round_restart(source_ids=[link.source_id], ctx=ctx)
             if weight > 0:
                 queue_drain(source_ids=[link.source_id], ctx=ctx)
-                ctx.flush()
     return link
 
 
@@ -227,8 +221,7 @@ def link_delete(*, link_id: int, actor=None) -> None:
     link = OperatorSource.objects.filter(pk=link_id).first()
     if link is None:
         raise NotFoundError(f"Operator-source link {link_id} does not exist.")
-    with transaction.atomic():
-        RoutingContext.lock(source_ids=[link.source_id], operator_ids=[link.operator_id])
+    with transaction.atomic(), routing_locked(source_ids=[link.source_id], operator_ids=[link.operator_id]):
         deleted, _ = OperatorSource.objects.filter(pk=link_id).delete()
         if not deleted:
             raise NotFoundError(f"Operator-source link {link_id} does not exist.")

@@ -218,10 +218,13 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
-        "ContactStatusEnum": "crm.models.Contact.Status",
-        "UnassignedReasonEnum": "crm.models.Contact.UnassignedReason",
-        "SourceStrategyEnum": "crm.models.Source.Strategy",
-        "DecisionStrategyEnum": [("random", "random"), ("smooth", "smooth"), ("manual", "manual")],
+        "ContactStatusEnum": "crm.models.ContactStatus",
+        "UnassignedReasonEnum": "crm.models.UnassignedReason",
+        "SourceStrategyEnum": "crm.models.SourceStrategy",
+        "DecisionStrategyEnum": "crm.models.DecisionStrategy",
+        "ViaEnum": "crm.models.AssignmentVia",
+        "AffinityEnum": "crm.models.AffinityOutcome",
+        "ExcludedEnum": "crm.models.Exclusion",
     },
 }
 

@@ -10,7 +10,7 @@ WHITENOISE_AUTOREFRESH = True  # development: no collectstatic, no STATIC_ROOT n
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 # Throttling off, so that no test is refused for the suite's own pace (and hot-path query
-# counts stay what the code costs). tests/test_throttling.py turns it on with real rates.
+# counts stay what the code costs). tests/api/test_throttling.py turns it on with real rates.
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"intake": None, "api": None}}
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":

@@ -1,12 +1,8 @@
-from datetime import timedelta
-
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from crm.selectors import distribution_stats
-
-WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
+from crm.selectors import STATS_WINDOWS, distribution_stats, stats_window_since
 
 
 class Command(BaseCommand):
@@ -15,7 +11,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--source", type=int, help="Only this source id.")
         parser.add_argument(
-            "--since", help="Window start: an ISO-8601 time or one of 24h, 7d, 30d (default: all time)."
+            "--since", help=f"Window start: an ISO-8601 time or one of {', '.join(STATS_WINDOWS)} (default: all time)."
         )
 
     def handle(self, *args, **options):
@@ -48,11 +44,11 @@ class Command(BaseCommand):
     def _since(value):
         if not value:
             return None
-        if value in WINDOWS:
-            return timezone.now() - WINDOWS[value]
+        if value in STATS_WINDOWS:
+            return stats_window_since(value)
         parsed = parse_datetime(value)
         if parsed is None:
-            raise CommandError(f"--since: {value!r} is neither an ISO-8601 time nor one of {', '.join(WINDOWS)}.")
+            raise CommandError(f"--since: {value!r} is neither an ISO-8601 time nor one of {', '.join(STATS_WINDOWS)}.")
         return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed)
 
     @staticmethod

@@ -3,7 +3,7 @@ import random
 from django.core.management.base import BaseCommand, CommandError
 
 from crm.errors import DomainError
-from crm.services.simulation import routing_simulate
+from crm.selectors import routing_simulate
 
 
 class Command(BaseCommand):

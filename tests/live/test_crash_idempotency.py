@@ -19,7 +19,7 @@ from crm.models import Contact, IdempotencyKey, Operator
 from crm.selectors import operator_load_mismatches
 from crm.services.accounts import bot_create
 from tests.factories import OperatorFactory, OperatorSourceFactory, SourceFactory
-from tests.live import gunicorn_server
+from tests.live.server import gunicorn_server
 
 pytestmark = [pytest.mark.crash, pytest.mark.django_db(transaction=True)]
 

@@ -3,9 +3,10 @@
 import pytest
 from django.utils import timezone
 
-from crm.models import EventType, WebhookDelivery, WebhookEndpoint
+from crm.models import ActorKind, EventType, WebhookDelivery, WebhookEndpoint
 from crm.services.events import event_record
 from crm.services.webhook_outbox import webhook_work
+from crm.services.webhooks import webhook_endpoint_create
 from tests.factories import ContactFactory, SourceFactory
 
 pytestmark = pytest.mark.django_db
@@ -125,20 +126,16 @@ def test_delete_removes_the_endpoint_and_its_deliveries(staff_client):
     assert not WebhookEndpoint.objects.exists() and not WebhookDelivery.objects.exists()
 
 
-def test_healthz_webhooks_reports_backlog_and_lag(client, settings):
-    body = client.get("/healthz/webhooks").json()
-    assert body == {
-        "status": "ok",
-        "undispatched_events": 0,
-        "oldest_undispatched_age_seconds": None,
-        "pending_deliveries": 0,
-        "oldest_undelivered_age_seconds": None,
-    }
-    event = event_record(type=EventType.CONTACT_REGISTERED, contact=ContactFactory())
-    event.occurred_at = timezone.now() - settings.WEBHOOK_DISPATCH_ALERT * 2
-    event.save()
-    response = client.get("/healthz/webhooks")
-    assert response.status_code == 503
-    body = response.json()
-    assert body["status"] == "lagging" and body["undispatched_events"] == 1
-    assert body["oldest_undelivered_age_seconds"] >= settings.WEBHOOK_DISPATCH_ALERT.total_seconds() * 2
+def test_payload_is_the_api_representation_without_key_material(receiver, staff_client):
+    secret = webhook_endpoint_create(url=receiver.url, events=[EventType.CONTACT_REGISTERED]).secret
+    contact = ContactFactory()
+    event_record(
+        type=EventType.CONTACT_REGISTERED, contact=contact, data={"api_key": "k-should-not-leak", "via": "intake"}
+    )
+    webhook_work()
+    body = receiver.received[0].body.decode()
+    assert "k-should-not-leak" not in body and secret not in body and "whsec_" not in body
+    api = staff_client.get(f"/api/v1/contacts/{contact.pk}/").json()
+    sent = receiver.received[0].json()["data"]["contact"]
+    assert sent == {key: api[key] for key in sent}
+    assert receiver.received[0].json()["data"]["actor"] == ActorKind.SYSTEM

@@ -34,12 +34,6 @@ def test_every_message_is_translated():
     assert not po.fuzzy_entries() and not po.untranslated_entries()
 
 
-@pytest.fixture
-def admin_client(client, staff_user):
-    client.force_login(staff_user)
-    return client
-
-
 @pytest.mark.django_db
 def test_english_by_default(admin_client):
     page = admin_client.get("/admin/").content.decode()

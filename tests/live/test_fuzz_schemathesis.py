@@ -13,7 +13,7 @@ from knox.models import AuthToken
 from crm.services.accounts import bot_create
 from crm.services.demo import demo_seed
 from tests.factories import UserFactory
-from tests.live import ROOT, gunicorn_server
+from tests.live.server import ROOT, gunicorn_server
 
 pytestmark = [pytest.mark.fuzz, pytest.mark.django_db(transaction=True)]
 

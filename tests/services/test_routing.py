@@ -1,4 +1,4 @@
-"""Issue 4's services: the waiting queue, strategies, affinity, reassignment, redistribution
+"""Routing services: the waiting queue, strategies, affinity, reassignment, redistribution
 and the decision record. Each test asserts the database state afterwards."""
 
 import random

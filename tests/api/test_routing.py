@@ -1,14 +1,11 @@
-"""Issue 4 over HTTP: source settings, reassign, redistribute, the decision record, stats."""
+"""Routing over HTTP: source settings, reassign, redistribute, the decision record, stats."""
 
-import io
 from datetime import timedelta
 
 import pytest
-from django.core.management import call_command
-from django.core.management.base import CommandError
 from django.utils import timezone
 
-from crm.models import Contact, Operator, Source
+from crm.models import Contact, Source
 from crm.services.intake import contact_register
 from tests.factories import OperatorFactory, OperatorSourceFactory, SourceFactory
 
@@ -99,52 +96,3 @@ def test_distribution_stats_endpoint(staff_client, bot_client, anon_client):
     assert staff_client.get("/api/v1/stats/distribution/?source=abc").status_code == 400
     assert bot_client.get("/api/v1/stats/distribution/").status_code == 403
     assert anon_client.get("/api/v1/stats/distribution/").status_code == 401
-
-
-# --- commands -------------------------------------------------------------------------------
-
-
-def test_assign_waiting_command_reports():
-    op = OperatorFactory(max_load=0)
-    link = OperatorSourceFactory(operator=op, source=SourceFactory(name="tg"))
-    for i in range(3):
-        contact_register(external_id=f"w{i}", source_id=link.source_id)
-    Operator.objects.filter(pk=op.pk).update(max_load=2)
-    out = io.StringIO()
-    call_command("assign_waiting", stdout=out)
-    assert "tg: assigned 2, still waiting 1" in out.getvalue()
-    assert Contact.objects.filter(operator=op).count() == 2
-
-
-def test_distribution_report_command():
-    link = OperatorSourceFactory(operator=OperatorFactory(name="ivan"), source=SourceFactory(name="tg"), weight=20)
-    contact_register(external_id="x", source_id=link.source_id)
-    out = io.StringIO()
-    call_command("distribution_report", "--since", "24h", stdout=out)
-    text = out.getvalue()
-    assert "tg" in text and "ivan" in text and "100.0%" in text
-    with pytest.raises(CommandError, match="--since"):
-        call_command("distribution_report", "--since", "soon", stdout=io.StringIO())
-
-
-def test_simulate_writes_nothing_and_follows_weights():
-    source = SourceFactory(name="tg")
-    OperatorSourceFactory(source=source, operator=OperatorFactory(name="a", max_load=10_000), weight=75)
-    OperatorSourceFactory(source=source, operator=OperatorFactory(name="b", max_load=100), weight=25)
-    out = io.StringIO()
-    call_command("simulate", "--source", str(source.pk), "--contacts", "2000", "--seed", "3", stdout=out)
-    text = out.getvalue()
-    assert Contact.objects.count() == 0 and Operator.objects.get(name="b").open_load == 0
-    # b fills up at 100; a takes the rest; nothing waits.
-    assert "0→100/100" in text and "Would wait: 0" in text
-    with pytest.raises(CommandError):
-        call_command("simulate", "--source", "987654", "--contacts", "5", stdout=io.StringIO())
-
-
-def test_seed_demo_command_is_idempotent():
-    out = io.StringIO()
-    call_command("seed_demo", stdout=out)
-    count = Operator.objects.count()
-    call_command("seed_demo", stdout=out)
-    assert Operator.objects.count() == count > 0
-    assert "created 0 operators" in out.getvalue()

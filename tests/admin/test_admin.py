@@ -22,13 +22,6 @@ from tests.factories import (
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def admin_client(client, staff_user):
-    """A staff member with the crm permissions (not a superuser), logged in to admin."""
-    client.force_login(staff_user)
-    return client
-
-
 def links_formset(rows: list[dict], *, initial: int = 0) -> dict:
     """POST data for the weights inline (prefix "links")."""
     data = {

@@ -43,12 +43,6 @@ def by_id(response, element_id: str) -> dict:
 
 
 @pytest.fixture
-def admin_client(client, staff_user):
-    client.force_login(staff_user)
-    return client
-
-
-@pytest.fixture
 def routed(rng):
     """Two sources, three operators (one inactive, one that fills up), contacts of today and
     of ten days ago, some closed, some waiting."""

@@ -16,9 +16,9 @@ from crm.models import Event, EventType, WebhookAttempt, WebhookDelivery
 from crm.services.events import event_record
 from crm.services.webhook_outbox import webhook_fan_out, webhook_work
 from crm.services.webhooks import webhook_endpoint_create
-from tests import live
 from tests.conftest import is_postgres, run_concurrently
 from tests.factories import ContactFactory
+from tests.live import server as live
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
