@@ -89,6 +89,11 @@ class Bench:
                 conn.execute(f'CREATE DATABASE "{dbname}"')
             self.manage("migrate", "--noinput", "-v0")
         else:
+            import psycopg
+
+            with psycopg.connect(self.args.pg_url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
+                if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [dbname]).fetchone():
+                    conn.execute(f'CREATE DATABASE "{dbname}"')
             self.manage("migrate", "--noinput", "-v0")
             self.manage("flush", "--noinput")
         return self.manage_json("bench_setup")
@@ -112,7 +117,14 @@ class Bench:
         env = {**os.environ, "BENCH_TOKEN": setup["bot_key"], "BENCH_WRK_OUT": str(out)}
         subprocess.run(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, check=True)
         figures = json.loads(out.read_text())
-        return {"ok": figures.get("ok", 0), "bad": figures.get("bad", 0), "rps": figures.get("ok", 0) / duration}
+        seconds = figures["duration_us"] / 1e6
+        return {
+            "ok": figures["ok_2xx"],
+            "bad": figures["non_2xx"] + sum(figures["errors"].values()),
+            "rps": figures["ok_2xx"] / seconds,
+            "p50_ms": figures["latency_us"]["p50"] / 1000,
+            "p99_ms": figures["latency_us"]["p99"] / 1000,
+        }
 
     def run(self) -> dict:
         args = self.args
@@ -134,7 +146,11 @@ class Bench:
             load = loadavg()
             figures = self.wrk(setup, f"p{i}{active}", args.duration)
             phases.append({"endpoint": active, "loadavg": load, **figures})
-            print(f"  intake, endpoint {active:>3}: {figures['rps']:.0f} req/s ({figures['bad']} non-2xx)", flush=True)
+            print(
+                f"  intake, endpoint {active:>3}: {figures['rps']:.0f} req/s, p50 {figures['p50_ms']:.1f} ms "
+                f"({figures['bad']} errors or non-2xx)",
+                flush=True,
+            )
         self.stop(server)
         none = [p["rps"] for p in phases if p["endpoint"] == "off"]
         one = [p["rps"] for p in phases if p["endpoint"] == "on"]
@@ -184,12 +200,13 @@ def markdown(report: dict) -> str:
         f"PostgreSQL, wrk -c{report['connections']}, {report['duration']} s per phase, ABBA order; "
         f"{report['cpu_count']} cores shared with other work (load average shown).",
         "",
-        "| phase | active endpoints | req/s | non-2xx | load avg |",
-        "|---|---|---|---|---|",
+        "| phase | active endpoints | req/s | p50 ms | p99 ms | errors | load avg |",
+        "|---|---|---|---|---|---|---|",
     ]
     for i, p in enumerate(report["intake_phases"]):
         lines.append(
-            f"| {i + 1} | {1 if p['endpoint'] == 'on' else 0} | {p['rps']:.0f} | {p['bad']} | {p['loadavg']:.1f} |"
+            f"| {i + 1} | {1 if p['endpoint'] == 'on' else 0} | {p['rps']:.0f} | {p['p50_ms']:.1f} | "
+            f"{p['p99_ms']:.1f} | {p['bad']} | {p['loadavg']:.1f} |"
         )
     d = report["delivery"]
     lines += [
