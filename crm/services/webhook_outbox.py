@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, close_old_connections, connection, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
@@ -287,7 +287,15 @@ def webhook_pump(*, seconds: float, idle_sleep: float = 0.5, should_stop=None) -
     deadline = time.monotonic() + seconds
     totals = {"events": 0, "succeeded": 0, "retrying": 0, "failed": 0}
     while time.monotonic() < deadline and not (should_stop and should_stop()):
-        dispatched, run = webhook_work()
+        try:
+            dispatched, run = webhook_work()
+        except DatabaseError:
+            # The database went away (a restart, a failover): nothing is lost, every step's
+            # state is in it. Wait and go on rather than end the worker.
+            logger.exception("webhook worker: database error; retrying")
+            close_old_connections()
+            time.sleep(idle_sleep)
+            continue
         totals["events"] += dispatched
         for name in ("succeeded", "retrying", "failed"):
             totals[name] += getattr(run, name)

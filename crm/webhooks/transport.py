@@ -145,7 +145,8 @@ def post(
         return result(status_code=response.status, excerpt=excerpt)
     except TimeoutError:
         return result(error="timeout")
-    except (OSError, http.client.HTTPException, ssl.SSLError) as exc:
+    except (OSError, http.client.HTTPException, ssl.SSLError, ValueError) as exc:
+        # ValueError: a host or header the standard library cannot encode (UnicodeError).
         return result(error=f"{type(exc).__name__}: {exc}")
     finally:
         connection.close()
