@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test lint check bench clean
+.PHONY: run test lint check bench clean reset
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,3 +55,13 @@ bench: $(VENV)/.bench-installed
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest-db.sqlite3* .pytest_cache
+
+# Start the local demo over: delete the embedded SQLite database, so that the next `make run`
+# sets up the demo again and prints new credentials. A DATABASE_URL database is never touched.
+SQLITE_PATH ?= db.sqlite3
+
+reset:
+	@if [ -n "$$DATABASE_URL" ]; then \
+	  echo "DATABASE_URL is set: make reset deletes only the embedded SQLite database; drop yours yourself." >&2; exit 1; fi
+	rm -f "$(SQLITE_PATH)" "$(SQLITE_PATH)-wal" "$(SQLITE_PATH)-shm"
+	@echo "The local database is gone: \`make run\` sets up the demo again and prints new credentials."

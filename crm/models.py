@@ -23,6 +23,7 @@ MAX_CAPACITY = 100_000
 MAX_ID = 2**63 - 1
 # An id in a URL path: every number of up to 18 digits fits in MAX_ID; anything else is a 404.
 ID_PATH_REGEX = rf"[0-9]{{1,{len(str(MAX_ID)) - 1}}}"
+MAX_PATH_ID = 10 ** (len(str(MAX_ID)) - 1) - 1
 
 
 def id_from_text(text: str) -> int | None:

@@ -1,11 +1,10 @@
 """List filters: strict, so a filter the server cannot apply is a 400 naming it, never
-silently dropped."""
+silently dropped (an unknown, repeated or empty one: crm.api.views.StrictQueryParameters)."""
 
 import django_filters
 from django import forms
 from drf_spectacular.utils import extend_schema_field
 
-from crm.api.params import reject_repeated_or_empty
 from crm.errors import DomainError
 from crm.models import MAX_ID, Contact, ContactStatus, Lead, OperatorSource
 from crm.services.leads import lead_normalise_external_id
@@ -44,18 +43,7 @@ class StrictBooleanFilter(django_filters.BooleanFilter):
     field_class = BooleanQueryField
 
 
-class StrictFilterSet(django_filters.FilterSet):
-    """A filter given twice, or given empty, is a 400 naming it (crm.api.params)."""
-
-    def is_valid(self):
-        valid = super().is_valid()
-        for name, messages in reject_repeated_or_empty(self.data, self.filters).items():
-            for message in messages:
-                self.form.add_error(name, message)
-        return valid and not self.form.errors
-
-
-class ContactFilter(StrictFilterSet):
+class ContactFilter(django_filters.FilterSet):
     source = IdFilter(field_name="source_id", help_text="Only contacts of this source id.")
     operator = IdFilter(field_name="operator_id", help_text="Only contacts of this operator id.")
     lead = IdFilter(field_name="lead_id", help_text="Only contacts of this lead id.")
@@ -79,7 +67,7 @@ class ExternalIdFilter(django_filters.CharFilter):
         super().__init__(*args, **kwargs)
 
 
-class LeadFilter(StrictFilterSet):
+class LeadFilter(django_filters.FilterSet):
     external_id = ExternalIdFilter(
         method="filter_external_id", help_text="Exact external id, normalised like the intake's."
     )
@@ -98,7 +86,7 @@ class LeadFilter(StrictFilterSet):
         return queryset.filter(external_id=normalised)
 
 
-class OperatorSourceFilter(StrictFilterSet):
+class OperatorSourceFilter(django_filters.FilterSet):
     """Like the contact filters: an unknown id gives an empty page, not a 400."""
 
     operator = IdFilter(field_name="operator_id", help_text="Only links of this operator id.")

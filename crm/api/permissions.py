@@ -70,6 +70,15 @@ class CanReadContacts(BasePermission):
         return can_add_contact(user)
 
 
+def can_read(user, model) -> bool:
+    """Staff holding `view_<model>`: who may see `model`'s rows, in a list, a detail or the
+    answer to a write (see crm.api.views.AnswerWhatCallerMayRead)."""
+    opts = model._meta
+    return bool(
+        user and user.is_authenticated and user.is_staff and user.has_perm(f"{opts.app_label}.view_{opts.model_name}")
+    )
+
+
 class StaffChangePermissions(StaffModelPermissions):
     """For POST verbs that change an existing row (close, reassign): `change_*`, not `add_*`."""
 

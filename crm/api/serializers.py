@@ -1,10 +1,11 @@
 """Shapes of the API: types, lengths and ranges. Cross-row rules live in crm.services."""
 
+from collections.abc import Mapping
+
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from crm.api.fields import StrictBooleanField, StrictCharField, StrictIntegerField
-from crm.api.params import reject_repeated_or_empty
 from crm.models import (
     EXTERNAL_ID_MAX_LENGTH,
     MAX_CAPACITY,
@@ -29,12 +30,48 @@ from crm.models import (
 )
 
 
+class StrictFieldsMixin:
+    """A request body names only fields this serializer accepts. Any other key (a typo, a
+    field of another CRM's API, a read-only field) is a 400 naming it, reported together with
+    the other fields' errors: silently dropping it would let a client believe it was stored.
+    The OpenAPI schema says the same (`additionalProperties: false`, crm.api.schema)."""
+
+    def to_internal_value(self, data):
+        errors = {}
+        if isinstance(data, Mapping):
+            writable = {name for name, field in self.fields.items() if not field.read_only}
+            for name in data:
+                if name in writable:
+                    continue
+                if name in self.fields:
+                    errors[name] = ["This field is read-only; leave it out."]
+                else:
+                    errors[name] = ["Unknown field."]
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            if not errors or not isinstance(exc.detail, dict):
+                raise
+            raise serializers.ValidationError({**exc.detail, **errors}) from exc
+        if errors:
+            raise serializers.ValidationError(errors)
+        return value
+
+
+class StrictSerializer(StrictFieldsMixin, serializers.Serializer):
+    """A request body with exactly the declared fields (see StrictFieldsMixin)."""
+
+
+class StrictModelSerializer(StrictFieldsMixin, serializers.ModelSerializer):
+    """A model's request body with exactly the declared fields (see StrictFieldsMixin)."""
+
+
 def IdField(**kwargs) -> serializers.IntegerField:  # noqa: N802 - reads like a field class
     """A positive database id. The upper bound keeps huge numbers from reaching the database."""
     return StrictIntegerField(min_value=1, max_value=MAX_ID, **kwargs)
 
 
-class OperatorSerializer(serializers.ModelSerializer):
+class OperatorSerializer(StrictModelSerializer):
     name = StrictCharField(max_length=NAME_MAX_LENGTH)
     is_active = StrictBooleanField(required=False, default=True)
     max_load = StrictIntegerField(min_value=0, max_value=MAX_CAPACITY, required=False, default=10)
@@ -62,7 +99,7 @@ class OperatorUpdateSerializer(OperatorSerializer):
         fields = [*OperatorSerializer.Meta.fields, "redistribute"]
 
 
-class SourceSerializer(serializers.ModelSerializer):
+class SourceSerializer(StrictModelSerializer):
     name = StrictCharField(max_length=NAME_MAX_LENGTH)
     strategy = serializers.ChoiceField(
         choices=SourceStrategy.choices,
@@ -91,7 +128,7 @@ class SourceUpdateSerializer(SourceSerializer):
     affinity = StrictBooleanField(required=False)
 
 
-class OperatorSourceSerializer(serializers.ModelSerializer):
+class OperatorSourceSerializer(StrictModelSerializer):
     operator_id = IdField()
     source_id = IdField()
     weight = StrictIntegerField(min_value=0, max_value=MAX_WEIGHT, help_text="0..1000; 0 keeps the link but pauses it.")
@@ -173,7 +210,11 @@ class ContactDetailSerializer(ContactSerializer):
         return contact.assignment or None
 
 
-class ContactReassignSerializer(serializers.Serializer):
+class EmptyBodySerializer(StrictSerializer):
+    """An action that takes no input: any field sent is unknown (a 400 naming it)."""
+
+
+class ContactReassignSerializer(StrictSerializer):
     operator_id = IdField(
         required=False,
         allow_null=True,
@@ -183,18 +224,14 @@ class ContactReassignSerializer(serializers.Serializer):
 
 
 class DistributionQuerySerializer(serializers.Serializer):
+    """Query parameters of the statistics (an unknown, repeated or empty one is a 400 before
+    this runs: crm.api.views.StrictQueryParameters)."""
+
     # A query parameter arrives as text: DRF's lenient IntegerField, not the strict IdField.
     source = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False, help_text="Only this source id.")
     since = serializers.DateTimeField(
         required=False, help_text="Count contacts created at or after this ISO-8601 time (default: all time)."
     )
-
-    def to_internal_value(self, data):
-        # DRF would drop an empty parameter and keep the last of twins.
-        errors = reject_repeated_or_empty(data, self.fields)
-        if errors:
-            raise serializers.ValidationError(errors)
-        return super().to_internal_value(data)
 
 
 class OperatorShareSerializer(serializers.Serializer):
@@ -223,7 +260,7 @@ class SourceDistributionSerializer(serializers.Serializer):
     operators = OperatorShareSerializer(many=True)
 
 
-class ContactCreateSerializer(serializers.Serializer):
+class ContactCreateSerializer(StrictSerializer):
     external_id = StrictCharField(
         max_length=EXTERNAL_ID_MAX_LENGTH,
         help_text="The lead's id in the channel; stripped and lower-cased, so ' Ann@X.org ' is 'ann@x.org'.",

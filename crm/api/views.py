@@ -3,16 +3,23 @@
 import time
 
 from django.http import Http404
-from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from crm.api import idempotency
+from crm.api import docs, idempotency
 from crm.api import serializers as s
 from crm.api.filters import ContactFilter, LeadFilter, OperatorSourceFilter
 from crm.api.intake_log import intake_log
-from crm.api.permissions import CanReadContacts, CanRegisterContacts, StaffChangePermissions, StaffModelPermissions
+from crm.api.params import query_parameter_errors
+from crm.api.permissions import (
+    CanReadContacts,
+    CanRegisterContacts,
+    StaffChangePermissions,
+    StaffModelPermissions,
+    can_read,
+)
 from crm.models import ID_PATH_REGEX, Contact, Lead, Operator, OperatorSource, Source
 from crm.selectors import distribution_stats, lead_get_with_recent_contacts
 from crm.services import routing_config
@@ -20,16 +27,70 @@ from crm.services.contacts import contact_close, contact_reassign
 from crm.services.intake import contact_register
 
 
-class _ListRetrieve(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class AnswerWhatCallerMayRead:
+    """A write answers with the object only to a caller who may read it. Changing and reading
+    are separate permissions: staff may hold `change_contact` without `view_contact`, and
+    the detail of a contact names operators, weights and loads. Such a caller gets the same
+    status with `{"id": N}` only (enough to refer to the row; the schema documents both)."""
+
+    def caller_may_read(self, request) -> bool:
+        return can_read(request.user, self.queryset.model)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        if (
+            request.method in ("POST", "PUT", "PATCH")
+            and response.status_code in (200, 201)
+            and isinstance(response.data, dict)
+            and "id" in response.data
+            and not self.caller_may_read(request)
+        ):
+            response.data = {"id": response.data["id"]}
+        return super().finalize_response(request, response, *args, **kwargs)
+
+
+class StrictQueryParameters:
+    """Every operation knows its query parameters: a list its filters and the cursor
+    pagination's, the statistics its `query_serializer_class`' fields; anything else, and any
+    parameter repeated or empty, is a 400 naming it (crm.api.params), after authentication
+    and permissions (an anonymous caller hears 401 first)."""
+
+    query_serializer_class = None
+
+    def known_query_parameters(self) -> set[str]:
+        known: set[str] = set()
+        if self.query_serializer_class is not None:
+            known |= set(self.query_serializer_class().fields)
+        if getattr(self, "action", None) == "list":
+            filterset_class = getattr(self, "filterset_class", None)
+            if filterset_class is not None:
+                known |= set(filterset_class.base_filters)
+            if self.paginator is not None:
+                known |= {self.paginator.cursor_query_param, self.paginator.page_size_query_param}
+        return known
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        method = request.method.lower()
+        if method not in self.http_method_names or not hasattr(self, method):
+            return  # the 405 comes first: the operation does not exist, nor do its parameters
+        errors = query_parameter_errors(request.query_params, self.known_query_parameters())
+        if errors:
+            raise ValidationError(errors)
+
+
+class _ListRetrieve(
+    StrictQueryParameters,
+    AnswerWhatCallerMayRead,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
     permission_classes = [StaffModelPermissions]
     lookup_value_regex = ID_PATH_REGEX
     throttle_scope = "api"
 
 
-@extend_schema_view(
-    update=extend_schema(request=s.OperatorUpdateSerializer),
-    partial_update=extend_schema(request=s.OperatorUpdateSerializer),
-)
+@docs.operators
 class OperatorViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, _ListRetrieve):
     """Operators: who works contacts, whether they are active and how many open contacts
     they may hold (`max_load`). `current_load` is their open contacts now."""
@@ -52,10 +113,7 @@ class OperatorViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, _ListRet
         )
 
 
-@extend_schema_view(
-    update=extend_schema(request=s.SourceUpdateSerializer),
-    partial_update=extend_schema(request=s.SourceUpdateSerializer),
-)
+@docs.sources
 class SourceViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, _ListRetrieve):
     """Sources: the bots and channels contacts come through, and how each one routes."""
 
@@ -77,7 +135,7 @@ class SourceViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, _ListRetri
         )
 
 
-@extend_schema_view(partial_update=extend_schema(request=s.OperatorSourceUpdateSerializer))
+@docs.weights
 class OperatorSourceViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, mixins.DestroyModelMixin, _ListRetrieve):
     """Weights: an operator serves a source with a weight (0..1000, 0 = paused). The share of
     a source's contacts an eligible operator gets is weight / sum of eligible weights."""
@@ -106,6 +164,7 @@ class OperatorSourceViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, mi
         routing_config.link_delete(link_id=instance.pk, actor=self.request.user)
 
 
+@docs.contacts
 class ContactViewSet(mixins.CreateModelMixin, _ListRetrieve):
     """Contacts: one appeal of a lead through a source. Registering one (POST) assigns an
     operator at once, or keeps it waiting with `unassigned_reason` when nobody has room.
@@ -126,6 +185,10 @@ class ContactViewSet(mixins.CreateModelMixin, _ListRetrieve):
             return [CanReadContacts()]
         return super().get_permissions()
 
+    def caller_may_read(self, request) -> bool:
+        # A bot reads the contacts it registered, and a bot's only write is registering one.
+        return CanReadContacts().has_permission(request, self)
+
     def get_queryset(self):
         queryset = super().get_queryset()
         user = self.request.user
@@ -141,11 +204,6 @@ class ContactViewSet(mixins.CreateModelMixin, _ListRetrieve):
             return s.ContactSerializer
         return s.ContactDetailSerializer
 
-    @extend_schema(
-        request=s.ContactCreateSerializer,
-        responses={201: s.ContactSerializer},
-        parameters=[idempotency.KEY_PARAMETER, idempotency.REPLAYED_PARAMETER],
-    )
     def create(self, request, *args, **kwargs):
         started = time.monotonic()
         key = idempotency.request_idempotency_key(request)
@@ -165,15 +223,14 @@ class ContactViewSet(mixins.CreateModelMixin, _ListRetrieve):
         intake_log(user=request.user, body=response.data, key=key, replayed=replayed, started=started)
         return response
 
-    @extend_schema(request=None, responses={200: s.ContactDetailSerializer})
     @action(detail=True, methods=["post"], permission_classes=[StaffChangePermissions])
     def close(self, request, pk=None):
         """Close an open contact and free its operator's capacity (closing twice is harmless)."""
         self.get_object()  # 404 for an unknown id, before any write
+        s.EmptyBodySerializer(data=request.data).is_valid(raise_exception=True)
         contact = contact_close(contact_id=int(pk))
         return Response(s.ContactDetailSerializer(Contact.objects.select_related("lead").get(pk=contact.pk)).data)
 
-    @extend_schema(request=s.ContactReassignSerializer, responses={200: s.ContactDetailSerializer})
     @action(detail=True, methods=["post"], permission_classes=[StaffChangePermissions])
     def reassign(self, request, pk=None):
         """Move an open contact to a given operator, or (empty body) route it again among the
@@ -186,6 +243,7 @@ class ContactViewSet(mixins.CreateModelMixin, _ListRetrieve):
         return Response(s.ContactDetailSerializer(contact).data)
 
 
+@docs.leads
 class LeadViewSet(_ListRetrieve):
     """Leads: end clients, one per normalised external id. The detail shows their contacts."""
 
@@ -205,7 +263,8 @@ class LeadViewSet(_ListRetrieve):
         return lead
 
 
-class DistributionViewSet(viewsets.GenericViewSet):
+@docs.statistics
+class DistributionViewSet(StrictQueryParameters, viewsets.GenericViewSet):
     """Routing statistics: per source and operator, the configured share (weight / sum of
     weights) against the actual share of contacts since `since`, open load and capacity,
     and the waiting queue (count, oldest wait)."""
@@ -214,10 +273,8 @@ class DistributionViewSet(viewsets.GenericViewSet):
     queryset = Contact.objects.none()  # for the model permission (crm.view_contact)
     pagination_class = None
     filter_backends = []
+    query_serializer_class = s.DistributionQuerySerializer
 
-    @extend_schema(
-        parameters=[s.DistributionQuerySerializer], responses={200: s.SourceDistributionSerializer(many=True)}
-    )
     def list(self, request):
         query = s.DistributionQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
