@@ -290,7 +290,7 @@ class LeadDetailSerializer(LeadSerializer):
         return ContactSerializer(lead.recent_contacts, many=True).data
 
 
-class WebhookEndpointSerializer(serializers.ModelSerializer):
+class WebhookEndpointSerializer(StrictModelSerializer):
     url = StrictCharField(
         max_length=WEBHOOK_URL_MAX_LENGTH,
         help_text="http or https. Hosts resolving to loopback, private, link-local or reserved addresses are "

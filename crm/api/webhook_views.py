@@ -7,7 +7,8 @@ from rest_framework.response import Response
 
 from crm.api import serializers as s
 from crm.api.permissions import StaffChangePermissions, StaffModelPermissions
-from crm.models import WebhookDelivery, WebhookEndpoint
+from crm.api.views import StrictQueryParameters
+from crm.models import ID_PATH_REGEX, WebhookDelivery, WebhookEndpoint
 from crm.services.webhook_outbox import webhook_send_test
 from crm.services.webhooks import (
     webhook_endpoint_create,
@@ -23,6 +24,7 @@ RECENT_DELIVERIES = 50
     partial_update=extend_schema(request=s.WebhookEndpointUpdateSerializer),
 )
 class WebhookEndpointViewSet(
+    StrictQueryParameters,
     mixins.CreateModelMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -37,7 +39,7 @@ class WebhookEndpointViewSet(
     serializer_class = s.WebhookEndpointSerializer
     permission_classes = [StaffModelPermissions]
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
-    lookup_value_regex = r"[0-9]{1,18}"
+    lookup_value_regex = ID_PATH_REGEX
     cursor_ordering = "id"
     throttle_scope = "api"
 

@@ -139,3 +139,10 @@ def test_payload_is_the_api_representation_without_key_material(receiver, staff_
     sent = receiver.received[0].json()["data"]["contact"]
     assert sent == {key: api[key] for key in sent}
     assert receiver.received[0].json()["data"]["actor"] == ActorKind.SYSTEM
+
+
+def test_unknown_body_fields_and_query_parameters_are_400s(staff_client):
+    response = _create(staff_client, secret="whsec_mine", colour="red")
+    assert response.status_code == 400 and {"secret", "colour"} <= set(response.json())
+    assert not WebhookEndpoint.objects.exists()
+    assert staff_client.get(f"{URL}?colour=red").status_code == 400
