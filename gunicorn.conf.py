@@ -1,14 +1,17 @@
 """gunicorn settings for `make run` and the benchmarks. Read by `gunicorn -c gunicorn.conf.py`.
 
-Worker rule: sync workers spend most of a request waiting on the database, so we run
-2 x cores + 1 of them (gunicorn's own advice), overridable with WEB_CONCURRENCY."""
+Worker rule: 2 x cores + 1 processes (gunicorn's own advice; WEB_CONCURRENCY) of 2 threads
+each (GUNICORN_THREADS), with minicrm's buffering threaded worker: it reads each request in
+its event loop and gives it to a thread only when complete, so slow clients never hold a
+thread (minicrm_project/gunicorn_worker.py; the README has the measurements that chose it)."""
 
 import multiprocessing
 import os
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
-worker_class = "sync"
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "minicrm_project.gunicorn_worker.BufferingThreadWorker")
+threads = int(os.environ.get("GUNICORN_THREADS", "2"))
 timeout = 30
 graceful_timeout = 10
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None

@@ -410,6 +410,23 @@ class RoutingChange(models.Model):
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_name or '?'} {self.action} {self.object_repr}"
 
 
+class ThrottleBucket(models.Model):
+    """Rate-limit state of one client in one scope (crm.api.throttling, when the cache is not
+    Redis): the generic cell rate algorithm's "theoretical arrival time". Each request reads
+    and moves it in one atomic upsert; a row whose time has passed means the same as no row."""
+
+    key = models.CharField(_("client and scope"), max_length=200, primary_key=True)
+    # Seconds since the epoch; a float keeps sub-millisecond emission intervals (e.g. 100/s).
+    tat = models.FloatField(_("theoretical arrival time"))
+
+    class Meta:
+        verbose_name = _("rate limit bucket")
+        verbose_name_plural = _("rate limit buckets")
+
+    def __str__(self) -> str:
+        return self.key
+
+
 # --- The event log (provisional copy of the shared design until the operators' model lands) --
 
 

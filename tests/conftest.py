@@ -5,6 +5,7 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.core.management import call_command
 from django.db import connection, connections
+from django.utils import translation
 
 from tests.factories import UserFactory
 
@@ -15,6 +16,14 @@ def django_db_setup(django_db_setup, django_db_blocker):
     create. Idempotent, so --reuse-db is fine."""
     with django_db_blocker.unblock():
         call_command("createcachetable", verbosity=0)
+
+
+@pytest.fixture(autouse=True)
+def default_language(settings):
+    """Every test starts in the default language: LocaleMiddleware leaves the language of a
+    request (Accept-Language: ru, say) active in the thread after the response."""
+    with translation.override(settings.LANGUAGE_CODE):
+        yield
 
 
 @pytest.fixture

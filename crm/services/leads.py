@@ -1,5 +1,6 @@
 from django.db import connection
 from django.utils import timezone
+from django.utils.translation import ngettext
 
 from crm.errors import DomainError
 from crm.models import EXTERNAL_ID_MAX_LENGTH, Lead
@@ -15,7 +16,12 @@ def lead_normalise_external_id(external_id: str) -> str:
         raise DomainError("external_id may not be blank.", field="external_id", code="blank")
     if len(normalised) > EXTERNAL_ID_MAX_LENGTH:
         raise DomainError(
-            f"external_id is longer than {EXTERNAL_ID_MAX_LENGTH} characters.",
+            ngettext(
+                "external_id is longer than %(max)d character.",
+                "external_id is longer than %(max)d characters.",
+                EXTERNAL_ID_MAX_LENGTH,
+            )
+            % {"max": EXTERNAL_ID_MAX_LENGTH},
             field="external_id",
             code="max_length",
         )

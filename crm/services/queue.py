@@ -4,19 +4,25 @@ someone can take them."""
 import random
 from collections.abc import Iterable
 from contextlib import nullcontext
+from datetime import datetime
 
 from django.db import transaction
+from django.db.models import Count, F, Min
 
-from crm.models import AssignmentVia, Contact
+from crm.models import AssignmentVia, Contact, OperatorSource
 from crm.services.locking import RoutingContext, routing_locked
 
 
 def queue_drain(
-    *, source_ids: Iterable[int], ctx: RoutingContext | None = None, rng: random.Random | None = None
+    *,
+    source_ids: Iterable[int],
+    ctx: RoutingContext | None = None,
+    rng: random.Random | None = None,
+    limit: int | None = None,
 ) -> int:
     """Assign the waiting contacts of `source_ids`, oldest first, the way new contacts are
-    assigned (weights, strategy, affinity, capacity), until nobody eligible has room.
-    Returns how many were assigned.
+    assigned (weights, strategy, affinity, capacity), until nobody eligible has room or
+    `limit` contacts are assigned (a bounded batch). Returns how many were assigned.
 
     Called inside the transaction that freed capacity, with its RoutingContext (whose locks
     cover these sources' operators; its owner writes the changes back), or on its own, when
@@ -39,6 +45,8 @@ def queue_drain(
             pending: list[tuple[int, int, int]] = []
             for source_id in source_ids:
                 room = ctx.free_room(source_id)
+                if limit is not None:
+                    room = min(room, limit - assigned - len(pending))
                 if room <= 0:
                     continue
                 # Index crm_contact_waiting_idx: open, no operator, by source, oldest first.
@@ -68,7 +76,7 @@ def queue_drain(
                     assigned += 1
                 else:
                     missed += 1
-            if not missed:
+            if not missed or (limit is not None and assigned >= limit):
                 break
     return assigned
 
@@ -87,3 +95,29 @@ def queue_drain_all(*, rng: random.Random | None = None) -> list[tuple[int, int,
         still = Contact.objects.waiting().filter(source_id=source_id).count()
         report.append((source_id, assigned, still))
     return report
+
+
+def sources_to_drain() -> list[int]:
+    """Sources with waiting contacts and an operator who could take one now (linked with a
+    weight, active, under capacity): where a drain has work. The sweep's question."""
+    waiting = waiting_source_ids()
+    if not waiting:
+        return []
+    return list(
+        OperatorSource.objects.filter(
+            source_id__in=waiting,
+            weight__gt=0,
+            operator__is_active=True,
+            operator__open_load__lt=F("operator__max_load"),
+        )
+        .order_by("source_id")
+        .values_list("source_id", flat=True)
+        .distinct()
+    )
+
+
+def queue_oldest_waiting() -> tuple[int, datetime | None]:
+    """How many contacts wait, and since when the oldest of them has waited."""
+    # Index crm_contact_waiting_idx (partial: open, no operator) holds exactly these rows.
+    stats = Contact.objects.waiting().aggregate(waiting=Count("id"), oldest=Min("created_at"))
+    return stats["waiting"], stats["oldest"]

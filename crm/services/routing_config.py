@@ -6,6 +6,7 @@ transaction, under the same operator locks the intake takes.
 """
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext, ngettext
 
 from crm.errors import ConflictError, DomainError, NotFoundError
 from crm.models import AssignmentVia, Contact, Operator, OperatorSource, Source, UnassignedReason
@@ -17,8 +18,23 @@ from crm.services.routing_history import routing_change_record, routing_snapshot
 def _clean_name(name: str, *, kind: str) -> str:
     cleaned = (name or "").strip()
     if not cleaned:
-        raise DomainError(f"The {kind} name may not be blank.", field="name", code="blank")
+        if kind == "operator":
+            message = gettext("The operator name may not be blank.")
+        else:
+            message = gettext("The source name may not be blank.")
+        raise DomainError(message, field="name", code="blank")
     return cleaned
+
+
+def _name_taken(kind: str, name: str, pk: int | None = None) -> str:
+    """Whole sentences per kind ("an operator", "a source"), as a translator needs them."""
+    if kind == "operator":
+        if pk is None:
+            return gettext("An operator named %(name)s already exists.") % {"name": repr(name)}
+        return gettext("An operator named %(name)s already exists (id %(id)d).") % {"name": repr(name), "id": pk}
+    if pk is None:
+        return gettext("A source named %(name)s already exists.") % {"name": repr(name)}
+    return gettext("A source named %(name)s already exists (id %(id)d).") % {"name": repr(name), "id": pk}
 
 
 def _save_unique_name(instance: Operator | Source, *, kind: str, update_fields: list[str] | None = None) -> None:
@@ -27,12 +43,12 @@ def _save_unique_name(instance: Operator | Source, *, kind: str, update_fields: 
     model = type(instance)
     clash = model.objects.filter(name__iexact=instance.name).exclude(pk=instance.pk).first()
     if clash is not None:
-        raise DomainError(f"A {kind} named {clash.name!r} already exists (id {clash.pk}).", field="name", code="unique")
+        raise DomainError(_name_taken(kind, clash.name, clash.pk), field="name", code="unique")
     try:
         with transaction.atomic():
             instance.save(update_fields=update_fields)
     except IntegrityError as exc:
-        raise DomainError(f"A {kind} named {instance.name!r} already exists.", field="name", code="unique") from exc
+        raise DomainError(_name_taken(kind, instance.name), field="name", code="unique") from exc
 
 
 def operator_create(*, name: str, is_active: bool = True, max_load: int = 10, actor=None) -> Operator:
@@ -87,8 +103,14 @@ def operator_update(
         if max_load is not None:
             if max_load < operator.open_load:
                 raise DomainError(
-                    f"{operator.name} has {operator.open_load} open contacts; max_load cannot be "
-                    f"lower than {operator.open_load}. Close or reassign contacts first.",
+                    ngettext(
+                        "%(name)s has %(load)d open contact; max_load cannot be lower than %(load)d. "
+                        "Close or reassign it first.",
+                        "%(name)s has %(load)d open contacts; max_load cannot be lower than %(load)d. "
+                        "Close or reassign contacts first.",
+                        operator.open_load,
+                    )
+                    % {"name": operator.name, "load": operator.open_load},
                     field="max_load",
                     code="below_current_load",
                 )

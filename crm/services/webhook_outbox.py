@@ -281,12 +281,12 @@ def webhook_deliver_due(
 
 
 def webhook_pump(*, seconds: float, idle_sleep: float = 0.5, should_stop=None) -> dict:
-    """Work for about `seconds`: fan out and deliver, sleeping `idle_sleep` whenever there was
-    nothing to do. What a long-running worker (the task engine's periodic job, or
-    `manage.py webhook_worker`) runs. Returns the totals."""
+    """Work for about `seconds` (at least one round): fan out and deliver, sleeping
+    `idle_sleep` whenever there was nothing to do. What the task engine's pump job
+    (crm.tasks.webhooks_pump) and `manage.py webhook_worker` run. Returns the totals."""
     deadline = time.monotonic() + seconds
     totals = {"events": 0, "succeeded": 0, "retrying": 0, "failed": 0}
-    while time.monotonic() < deadline and not (should_stop and should_stop()):
+    while not (should_stop and should_stop()):
         try:
             dispatched, run = webhook_work()
         except DatabaseError:
@@ -294,13 +294,15 @@ def webhook_pump(*, seconds: float, idle_sleep: float = 0.5, should_stop=None) -
             # state is in it. Wait and go on rather than end the worker.
             logger.exception("webhook worker: database error; retrying")
             close_old_connections()
-            time.sleep(idle_sleep)
-            continue
+            dispatched, run = 0, DeliveryRun()
         totals["events"] += dispatched
         for name in ("succeeded", "retrying", "failed"):
             totals[name] += getattr(run, name)
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
         if not dispatched and not run.claimed:
-            time.sleep(min(idle_sleep, max(deadline - time.monotonic(), 0)))
+            time.sleep(min(idle_sleep, left))
     return totals
 
 

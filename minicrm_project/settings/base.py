@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "huey.contrib.djhuey",
     "crm",
 ]
 
@@ -60,6 +61,9 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    # Before anything reads request.GET or the body (and after the language is chosen, so its
+    # 415 speaks the client's language).
+    "crm.middleware.RequestCharsetMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -143,6 +147,45 @@ def cache_from_env() -> dict:
 
 
 CACHES = {"default": cache_from_env()}
+
+# --- Background work: huey (README, "Background work") ---------------------------------------
+# Redis when TASKS_REDIS_URL (or REDIS_URL) is set: any number of workers on any number of
+# machines. Otherwise a SQLite file of its own beside the database: no extra service, one
+# machine, and the queue never takes the application database's write lock.
+TASKS_SQLITE_PATH = Path(os.environ.get("TASKS_SQLITE_PATH", "") or BASE_DIR / "tasks.sqlite3")
+# Contacts one drain batch assigns in one transaction: the bound on how long a batch holds
+# its source's operator locks.
+QUEUE_DRAIN_BATCH = int(os.environ.get("QUEUE_DRAIN_BATCH", "100"))
+# The worker's heartbeat (a periodic task, every minute) is older than this: not alive.
+TASKS_WORKER_STALE_AFTER = timedelta(seconds=int(os.environ.get("TASKS_WORKER_STALE_AFTER_SECONDS", "150")))
+
+
+def huey_from_env() -> dict:
+    redis_url = (os.environ.get("TASKS_REDIS_URL", "") or os.environ.get("REDIS_URL", "")).strip()
+    config = {
+        "name": os.environ.get("TASKS_QUEUE_NAME", "minicrm"),
+        # Tests run tasks in-process, at enqueue time (settings.test).
+        "immediate": env_bool("TASKS_IMMEDIATE", False),
+        # Results are not read by anyone: no result rows to purge.
+        "results": False,
+        "utc": True,
+        "consumer": {
+            "workers": int(os.environ.get("TASKS_WORKERS", "2")),
+            "worker_type": "thread",
+            # How soon an idle worker looks again (seconds, doubling up to max_delay).
+            "initial_delay": 0.1,
+            "backoff": 1.5,
+            "max_delay": 2.0,
+        },
+    }
+    if redis_url:
+        config.update(huey_class="huey.RedisHuey", url=redis_url)
+    else:
+        config.update(huey_class="huey.SqliteHuey", filename=str(TASKS_SQLITE_PATH))
+    return config
+
+
+HUEY = huey_from_env()
 
 # Request bodies: the API's JSON parser and Django's forms refuse more than this (413/400).
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DJANGO_MAX_BODY_BYTES", "65536"))
@@ -270,5 +313,7 @@ WEBHOOK_DELIVERY_LEASE = (
 )
 # After "rotate secret", the previous secret still signs for this long.
 WEBHOOK_SECRET_GRACE = timedelta(hours=int(os.environ.get("WEBHOOK_SECRET_GRACE_HOURS", "24")))
+# The webhook pump (crm.tasks.webhooks_pump), started every minute, works this many seconds.
+WEBHOOK_PUMP_SECONDS = float(os.environ.get("WEBHOOK_PUMP_SECONDS", "55"))
 # /healthz/webhooks answers 503 when an event has waited longer than this to be fanned out.
 WEBHOOK_DISPATCH_ALERT = timedelta(seconds=int(os.environ.get("WEBHOOK_DISPATCH_ALERT_SECONDS", "300")))

@@ -2,7 +2,7 @@
 the concurrency tests' threads each get a real connection of their own."""
 
 from .base import *  # noqa: F403
-from .base import BASE_DIR, DATABASES, REST_FRAMEWORK
+from .base import BASE_DIR, DATABASES, HUEY, REST_FRAMEWORK, env_bool
 
 DEBUG = False
 WHITENOISE_USE_FINDERS = True
@@ -15,6 +15,11 @@ REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"intake": None, "
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".pytest-db.sqlite3")}
+
+# Tasks run in-process when they are enqueued (after the commit that enqueues them: tests
+# use django_capture_on_commit_callbacks). The real worker is tested apart, in a subprocess.
+# A worker started by a test in a subprocess (the webhook crash test) sets TASKS_IMMEDIATE=false.
+HUEY = {**HUEY, "immediate": env_bool("TASKS_IMMEDIATE", True)}
 
 # The tests' receivers listen on 127.0.0.1; the SSRF tests turn this off again.
 WEBHOOK_ALLOW_PRIVATE_ADDRESSES = True

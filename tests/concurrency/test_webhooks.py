@@ -1,6 +1,7 @@
 """The outbox under concurrency, with real threads and processes on real databases: events
 committed out of id order, several workers at once, a worker SIGKILLed mid-delivery."""
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -128,17 +129,21 @@ def test_two_workers_never_send_the_same_delivery(receiver):
 
 
 def _start_worker(tmp_path, name):
+    """The task engine's worker (huey's consumer), as `make run` starts it, on the test
+    database, with its queue in a file of this test; its startup hook starts the pump."""
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "minicrm_project.settings.test",
         "DATABASE_URL": live.test_database_url(),
         "DB_CONN_MAX_AGE": "0",
+        "TASKS_IMMEDIATE": "false",
+        "TASKS_SQLITE_PATH": str(tmp_path / "tasks.sqlite3"),
         "WEBHOOK_ALLOW_PRIVATE_ADDRESSES": "true",
         "WEBHOOK_DELIVERY_LEASE_SECONDS": "1",
     }
     log = open(tmp_path / f"{name}.log", "w")  # noqa: SIM115 - closed with the process below
     process = subprocess.Popen(
-        [sys.executable, "manage.py", "webhook_worker", "--interval", "0.1"],
+        [sys.executable, "manage.py", "run_huey"],
         cwd=live.ROOT,
         env=env,
         stdout=log,
@@ -146,6 +151,16 @@ def _start_worker(tmp_path, name):
         start_new_session=True,
     )
     return process, log
+
+
+def _stop(process):
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
 
 
 def _wait_for(condition, timeout=60):
@@ -158,7 +173,7 @@ def _wait_for(condition, timeout=60):
 
 
 def test_worker_killed_mid_delivery_loses_nothing(receiver, tmp_path):
-    """The worker is SIGKILLed while the receiver holds its request. A restarted worker sends
+    """The task worker is SIGKILLed while the receiver holds its request. A restarted worker sends
     the delivery again once the lease runs out: delivered, the interrupted attempt kept, and
     the receiver sees the message twice (the duplicate a crash may cause, counted here)."""
     _endpoint(receiver)
@@ -167,9 +182,11 @@ def test_worker_killed_mid_delivery_loses_nothing(receiver, tmp_path):
     first, first_log = _start_worker(tmp_path, "first")
     try:
         assert receiver.got_request.wait(timeout=60), (tmp_path / "first.log").read_text()
-        os.killpg(first.pid, signal.SIGKILL)
-        first.wait(timeout=30)
     finally:
+        # Killed whatever happened above: no worker outlives the test.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(first.pid, signal.SIGKILL)
+        first.wait(timeout=30)
         receiver.hold.set()
         first_log.close()
     delivery = WebhookDelivery.objects.get()
@@ -179,8 +196,7 @@ def test_worker_killed_mid_delivery_loses_nothing(receiver, tmp_path):
         delivered = _wait_for(lambda: WebhookDelivery.objects.filter(status="succeeded").exists())
         assert delivered, (tmp_path / "second.log").read_text()
     finally:
-        os.killpg(second.pid, signal.SIGTERM)
-        second.wait(timeout=30)
+        _stop(second)
         second_log.close()
     delivery.refresh_from_db()
     assert delivery.attempts == 2
