@@ -15,6 +15,9 @@ threads = int(os.environ.get("GUNICORN_THREADS", "2"))
 timeout = 30
 graceful_timeout = 10
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
+# The access log shows the path, never the query string or the referrer: a lead search
+# (?search=anna@example.com) or an admin search page would put personal data in the log.
+access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)ss "%(a)s"'
 errorlog = "-"
 # Request line and header limits: gunicorn refuses more with its own HTML 400. The line is
 # raised from the 4094 default (long filter queries); 8190 is gunicorn's maximum.

@@ -8,15 +8,23 @@ keep in step with the contacts under a row lock, and a CHECK that the counter ne
 """
 
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVector
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Length, Lower, Trim
-from django.db.models.lookups import LessThanOrEqual
+from django.db.models.lookups import GreaterThanOrEqual, LessThanOrEqual
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 NAME_MAX_LENGTH = 100
 EXTERNAL_ID_MAX_LENGTH = 255
+LEAD_NAME_MAX_LENGTH = 200
+# A canonical phone is E.164: "+" and at most 15 digits (crm.services.leads.phone_normalise).
+PHONE_MAX_LENGTH = 16
+EMAIL_MAX_LENGTH = 254
+MESSAGE_MAX_LENGTH = 4000
+METADATA_MAX_BYTES = 4096
 MAX_WEIGHT = 1000
 MAX_CAPACITY = 100_000
 # Ids are 64-bit integers: a larger number given as input is refused before it reaches a query.
@@ -35,9 +43,38 @@ def id_from_text(text: str) -> int | None:
     return value if value <= MAX_ID else None
 
 
+class OperatorAvailability(models.TextChoices):
+    """What the operator says of himself. Only online operators receive new contacts."""
+
+    ONLINE = "online", _("online")
+    AWAY = "away", _("away")
+    OFFLINE = "offline", _("offline")
+
+
 class Operator(models.Model):
+    Availability = OperatorAvailability
+
     name = models.CharField(_("name"), max_length=NAME_MAX_LENGTH)
     is_active = models.BooleanField(_("active"), default=True)
+    # His own login (optional). Operators without one are managed by staff, as always, and
+    # are never auto-away. Unique by the one-to-one; a deleted user leaves the operator.
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="operator",
+        verbose_name=_("login"),
+    )
+    # Online by default: operators without a login keep receiving contacts as before.
+    availability = models.CharField(
+        _("availability"), max_length=16, choices=Availability.choices, default=Availability.ONLINE
+    )
+    availability_changed_at = models.DateTimeField(_("availability since"), null=True, blank=True, editable=False)
+    # His last activity (workspace page or API call), written at most once a minute. With a
+    # login and nothing newer than OPERATOR_AWAY_AFTER he counts as away for routing: the
+    # rule is part of eligibility (crm.services.assignment), no job has to run.
+    last_seen_at = models.DateTimeField(_("last seen"), null=True, blank=True, editable=False)
     max_load = models.PositiveIntegerField(_("max load"), default=10)
     # Number of this operator's open contacts. Stored, not counted, so the capacity rule is a
     # CHECK the database enforces and reading a load costs one row whatever the history.
@@ -58,6 +95,9 @@ class Operator(models.Model):
             ),
             models.CheckConstraint(condition=Q(open_load__gte=0), name="crm_operator_load_non_negative"),
             models.CheckConstraint(condition=Q(open_load__lte=F("max_load")), name="crm_operator_load_within_capacity"),
+            models.CheckConstraint(
+                condition=Q(availability__in=OperatorAvailability.values), name="crm_operator_availability_valid"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -135,10 +175,24 @@ class OperatorSource(models.Model):
 
 
 class Lead(models.Model):
-    """An end client, identified by a normalised external id (stripped, lower-cased)."""
+    """An end client, identified by a normalised external id (stripped, lower-cased), with the
+    profile his contacts told us: name, phone (E.164), email (lower-cased). `created_at` is
+    when he was first seen, `last_seen_at` his latest contact. Only crm.services.leads writes
+    the profile (a later non-empty value wins, an empty one never erases)."""
 
     external_id = models.CharField(_("external id"), max_length=EXTERNAL_ID_MAX_LENGTH, unique=True)
-    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    name = models.CharField(_("name"), max_length=LEAD_NAME_MAX_LENGTH, blank=True, default="")
+    # The name's words for search, lower-cased by Python and each preceded by one space
+    # (" anna petrova"; crm.services.leads.lead_name_search): SQLite's LOWER() knows only
+    # ASCII, and the leading spaces make "a word starts with w" a plain `LIKE '% w%'`.
+    name_search = models.TextField(blank=True, default="", editable=False)
+    phone = models.CharField(_("phone"), max_length=PHONE_MAX_LENGTH, blank=True, default="")
+    email = models.CharField(_("email"), max_length=EMAIL_MAX_LENGTH, blank=True, default="")
+    created_at = models.DateTimeField(_("first seen"), auto_now_add=True)
+    last_seen_at = models.DateTimeField(_("last seen"), default=timezone.now)
+    # Set by crm.services.leads.lead_erase: the profile, the external id (now a random token)
+    # and the contacts' messages and metadata were erased on request.
+    erased_at = models.DateTimeField(_("personal data erased"), null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("lead")
@@ -147,6 +201,16 @@ class Lead(models.Model):
         indexes = [
             # Admin's date hierarchy on leads.
             models.Index(fields=["created_at"], name="crm_lead_created_idx"),
+            # Lead search (crm.selectors.lead_search), OR-ed conditions each answered by its own
+            # index (created on PostgreSQL only, see migration 0006_lead_search_indexes):
+            # `external_id LIKE '%term%'`, `phone LIKE '%digits%'`, `email LIKE '%term%'` by
+            # trigram GIN indexes (a substring LIKE without reading the table), and the name's
+            # word prefixes, `to_tsvector('simple', name_search) @@ 'anna:* & petr:*'`, by a
+            # full-text GIN index (a name's trigrams, "ov " of every Ivanov, are too common).
+            GinIndex(fields=["external_id"], opclasses=["gin_trgm_ops"], name="crm_lead_external_id_trgm"),
+            GinIndex(SearchVector("name_search", config="simple"), name="crm_lead_name_fts"),
+            GinIndex(fields=["phone"], opclasses=["gin_trgm_ops"], name="crm_lead_phone_trgm"),
+            GinIndex(fields=["email"], opclasses=["gin_trgm_ops"], name="crm_lead_email_trgm"),
         ]
         constraints = [
             models.CheckConstraint(condition=~Q(external_id=""), name="crm_lead_external_id_not_blank"),
@@ -157,6 +221,18 @@ class Lead(models.Model):
                 condition=LessThanOrEqual(Length("external_id"), EXTERNAL_ID_MAX_LENGTH),
                 name="crm_lead_external_id_length",
             ),
+            models.CheckConstraint(condition=Q(name=Trim("name")), name="crm_lead_name_trimmed"),
+            # E.164: empty, or "+" and 3 to 15 digits (the digits are the service's to check).
+            models.CheckConstraint(
+                condition=Q(phone="")
+                | (
+                    Q(phone__startswith="+")
+                    & Q(GreaterThanOrEqual(Length("phone"), 4))
+                    & Q(LessThanOrEqual(Length("phone"), PHONE_MAX_LENGTH))
+                ),
+                name="crm_lead_phone_e164",
+            ),
+            models.CheckConstraint(condition=Q(email=Lower(Trim("email"))), name="crm_lead_email_normalised"),
         ]
 
     def __str__(self) -> str:
@@ -175,6 +251,7 @@ class UnassignedReason(models.TextChoices):
     ALL_INACTIVE = "all_inactive", _("all linked operators are inactive")
     ALL_PAUSED = "all_paused", _("all active operators have weight 0")
     ALL_AT_CAPACITY = "all_at_capacity", _("all eligible operators are at capacity")
+    NOBODY_ONLINE = "nobody_online", _("no operator with room is online")
 
 
 # --- The decision record (Contact.assignment): its words -------------------------------------
@@ -189,6 +266,7 @@ class AssignmentVia(models.TextChoices):
     QUEUE = "queue", _("from the waiting queue")
     REASSIGN = "reassign", _("reassigned")
     REDISTRIBUTE = "redistribute", _("returned to the queue (operator deactivated)")
+    TRANSFER = "transfer", _("transferred")
 
 
 class DecisionStrategy(models.TextChoices):
@@ -212,6 +290,8 @@ class Exclusion(models.TextChoices):
 
     INACTIVE = "inactive", _("inactive")
     PAUSED = "paused", _("paused (weight 0)")
+    AWAY = "away", _("away")
+    OFFLINE = "offline", _("offline")
     FULL = "full", _("full")
     CURRENT = "current", _("current operator")
 
@@ -250,6 +330,10 @@ class Contact(models.Model):
     # The decision that put the contact where it is: strategy, affinity, every candidate
     # with weight, load and why it was excluded (see crm.services.assignment.Decision).
     assignment = models.JSONField(_("assignment decision"), default=dict, blank=True)
+    # What the lead wrote, and the channel's own data (a flat object of scalars, the channel's
+    # ids, UTM tags...), as the intake received them; blanked by an erasure.
+    message = models.TextField(_("message"), blank=True, default="")
+    metadata = models.JSONField(_("metadata"), default=dict, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
     # Who registered it (a bot, or staff): bots read back only their own contacts. PROTECT,
@@ -289,6 +373,9 @@ class Contact(models.Model):
                     )
                 ),
                 name="crm_contact_reason_iff_unassigned",
+            ),
+            models.CheckConstraint(
+                condition=LessThanOrEqual(Length("message"), MESSAGE_MAX_LENGTH), name="crm_contact_message_length"
             ),
         ]
         indexes = [
@@ -427,10 +514,9 @@ class ThrottleBucket(models.Model):
         return self.key
 
 
-# --- The event log (provisional copy of the shared design until the operators' model lands) --
-
-
 class EventType(models.TextChoices):
+    """What happened. Stored in `Event.type` and sent as the webhook's event type."""
+
     CONTACT_REGISTERED = "contact.registered", _("contact registered")
     CONTACT_ASSIGNED = "contact.assigned", _("contact assigned")
     CONTACT_WAITING = "contact.waiting", _("contact waiting")
@@ -441,48 +527,113 @@ class EventType(models.TextChoices):
 
 
 class ActorKind(models.TextChoices):
+    """Who caused an event: a bot (API client registering contacts), a staff user, an
+    operator working his own contacts, or the system (routing on its own, a command)."""
+
     BOT = "bot", _("bot")
     STAFF = "staff", _("staff")
     OPERATOR = "operator", _("operator")
     SYSTEM = "system", _("system")
 
 
-class Event(models.Model):
-    """What happened, in order: written by crm.services.events in the transaction of the change."""
+class EventVia(models.TextChoices):
+    """`Event.data["via"]`: the path that put a contact where it is — the decision record's
+    words (AssignmentVia), and "affinity" when the lead's previous operator took it."""
 
-    occurred_at = models.DateTimeField(_("occurred"), default=timezone.now)
-    type = models.CharField(_("type"), max_length=64, choices=EventType.choices)
+    INTAKE = AssignmentVia.INTAKE.value, AssignmentVia.INTAKE.label
+    QUEUE = AssignmentVia.QUEUE.value, AssignmentVia.QUEUE.label
+    AFFINITY = "affinity", _("by lead affinity")
+    REASSIGN = AssignmentVia.REASSIGN.value, AssignmentVia.REASSIGN.label
+    TRANSFER = AssignmentVia.TRANSFER.value, AssignmentVia.TRANSFER.label
+    REDISTRIBUTE = AssignmentVia.REDISTRIBUTE.value, AssignmentVia.REDISTRIBUTE.label
+
+
+class Event(models.Model):
+    """The append-only, ordered log of what happened to contacts and operators: each row is
+    written by crm.services.events in the same transaction as the change it records, so
+    there is an event exactly when the change committed. `id` is the order (a contact's
+    timeline, the outgoing webhooks' outbox). What happened is never updated, and no row is
+    deleted (only the webhooks' `dispatched_at` stamp is set later); the PROTECT references
+    keep what they point to. `data` holds ids and routing words, never key
+    material or personal data (an erased lead leaves no value behind here)."""
+
+    id = models.BigAutoField(primary_key=True)
+    occurred_at = models.DateTimeField(_("when"), default=timezone.now)
+    type = models.CharField(_("event"), max_length=40, choices=EventType.choices)
+    # No single-column index: crm_event_contact_idx (contact, id) starts with it.
     contact = models.ForeignKey(
-        Contact, on_delete=models.PROTECT, null=True, blank=True, related_name="events", verbose_name=_("contact")
+        Contact,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="events",
+        db_index=False,
+        verbose_name=_("contact"),
     )
+    # Indexed (Django's default for a reference): an operator's events, and the PROTECT check
+    # when an operator is deleted.
     operator = models.ForeignKey(
         Operator, on_delete=models.PROTECT, null=True, blank=True, related_name="events", verbose_name=_("operator")
     )
+    # Repeated from the contact so that subscribers can filter by source without a join.
     source = models.ForeignKey(
-        Source, on_delete=models.PROTECT, null=True, blank=True, related_name="events", verbose_name=_("source")
+        Source,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="events",
+        db_index=False,
+        verbose_name=_("source"),
     )
-    actor_kind = models.CharField(_("actor"), max_length=16, choices=ActorKind.choices, default=ActorKind.SYSTEM)
+    actor_kind = models.CharField(_("actor"), max_length=16, choices=ActorKind.choices)
+    # Not indexed: nothing reads events by user; the one query that would (the PROTECT check
+    # when a user is deleted, a rare staff act) may scan, so the intake pays no extra index.
     actor_user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
+        on_delete=models.PROTECT,
         null=True,
         blank=True,
         related_name="+",
-        verbose_name=_("actor user"),
+        db_index=False,
+        verbose_name=_("by user"),
     )
-    data = models.JSONField(_("data"), default=dict, blank=True)
-    # Webhooks' outbox state: when the event was fanned out to the webhook endpoints. NULL is
-    # "not yet"; the fan-out selects by it (never by a "last id seen" cursor), so an event whose
-    # transaction commits after a later id's is still picked up.
+    data = models.JSONField(_("details"), default=dict, blank=True)
+    # The one column written after the insert, by the webhooks' fan-out only: when the event
+    # was handed to the webhook endpoints (NULL: not yet). The fan-out selects by it, never by
+    # a "last id seen" cursor, so an event whose transaction commits after a later id's is
+    # still picked up (crm.services.webhook_outbox). What happened is never updated.
     dispatched_at = models.DateTimeField(_("dispatched to webhooks"), null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("event")
         verbose_name_plural = _("events")
         ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(type__in=EventType.values), name="crm_event_type_valid"),
+            models.CheckConstraint(condition=Q(actor_kind__in=ActorKind.values), name="crm_event_actor_kind_valid"),
+            # A contact's event names its contact and source; an operator's, its operator.
+            models.CheckConstraint(
+                condition=~Q(type__startswith="contact.") | Q(contact__isnull=False, source__isnull=False),
+                name="crm_event_contact_event_has_contact",
+            ),
+            models.CheckConstraint(
+                condition=~Q(type__startswith="operator.") | Q(operator__isnull=False),
+                name="crm_event_operator_event_has_operator",
+            ),
+            # The system acts without a user; bots, staff and operators are users.
+            models.CheckConstraint(
+                condition=Q(actor_kind="system") | Q(actor_user__isnull=False),
+                name="crm_event_actor_user_unless_system",
+            ),
+        ]
         indexes = [
+            # A contact's timeline, in order (GET /contacts/{id}/events/, the contact's admin page).
+            models.Index(fields=["contact", "id"], name="crm_event_contact_idx"),
+            # Events of one source in order (webhook endpoints bound to a source).
+            models.Index(fields=["source", "id"], name="crm_event_source_idx"),
+            # Events in a time window, in order (admin list, "since T" catch-up).
             models.Index(fields=["occurred_at", "id"], name="crm_event_occurred_idx"),
-            # Webhook fan-out: "undispatched events, oldest first"; stays as small as the backlog.
+            # Webhook fan-out: undispatched events, oldest first; as small as the backlog.
             models.Index(fields=["id"], condition=Q(dispatched_at__isnull=True), name="crm_event_undispatched_idx"),
         ]
 

@@ -1,11 +1,12 @@
 import random
 import threading
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Permission
 from django.core.management import call_command
 from django.db import connection, connections
-from django.utils import translation
+from django.utils import timezone, translation
 
 from tests.factories import UserFactory
 
@@ -78,6 +79,22 @@ def run_concurrently(n: int, target) -> tuple[list, list]:
         t.join(timeout=120)
     assert not any(t.is_alive() for t in threads), "a worker thread hung"
     return results, errors
+
+
+class Clock:
+    """timezone.now() under the test's control: `advance(minutes=31)` moves time forward."""
+
+    def __init__(self, monkeypatch):
+        self.now = timezone.now()
+        monkeypatch.setattr(timezone, "now", lambda: self.now)
+
+    def advance(self, **kwargs) -> None:
+        self.now += timedelta(**kwargs)
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    return Clock(monkeypatch)
 
 
 @pytest.fixture

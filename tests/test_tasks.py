@@ -57,7 +57,7 @@ def test_drain_task_assigns_the_oldest_in_bounded_batches_until_the_room_is_used
     assert waiting_ids(source.pk) == ids[5:]
     assert set(Contact.objects.filter(operator=op).values_list("id", flat=True)) == set(ids[:5])
     assert Operator.objects.get(pk=op.pk).open_load == 5
-    assert_routing_invariants()
+    assert_routing_invariants(timeline=False)  # contacts made by a factory have no events
 
 
 def test_drain_task_with_nothing_to_do_writes_nothing(batches):

@@ -11,6 +11,8 @@ from crm.api import serializers as s
 # view basename (crm.api.urls) -> tag; the tags' order and descriptions: settings.API_TAGS
 RESOURCE_TAGS = {
     "contact": "contacts",
+    "me": "me",
+    "me-contact": "me",
     "lead": "leads",
     "operator": "operators",
     "source": "sources",
@@ -21,10 +23,12 @@ RESOURCE_TAGS = {
 _STAFF = "Staff holding the model permission (`view_*` to read, `add_*`, `change_*`, `delete_*` to write)."
 _PAGE = " Cursor pagination: follow `next`; `page_size` 1..200."
 _UPDATE_RULES = (
-    " `max_load` may not drop below `current_load`. Activating an operator or raising `max_load` hands "
-    "the new room to waiting contacts at once. `redistribute: true` together with `is_active: false` "
-    "returns his open contacts to the queue and routes them to the others."
+    " `max_load` may not drop below `current_load`. Activating an operator, raising `max_load` or "
+    "setting `availability: online` hands the new room to waiting contacts at once. `redistribute: true` "
+    "together with `is_active: false` or `availability: offline` returns his open contacts to the queue "
+    "and routes them to the others."
 )
+_OPERATOR = " An operator (a login linked to an operator, API key from `create_api_token`)."
 
 operators = extend_schema_view(
     list=extend_schema(summary="List operators", description="Operators by id." + _PAGE + " " + _STAFF),
@@ -144,7 +148,8 @@ contacts = extend_schema_view(
         description="Closes an open contact and frees its operator's room, which goes at once to the "
         "oldest waiting contacts of the sources he serves. Closing a closed contact changes nothing. "
         "Staff with `change_contact`; the answer is the contact for those who may also read it "
-        "(`view_contact`), its id only for the others. Takes no body.",
+        "(`view_contact`), its id only for the others. An operator may close his own contacts (anyone "
+        "else's is a 404, and nothing is written). Takes no body.",
         request=s.EmptyBodySerializer,
         responses={200: s.ContactDetailSerializer},
     ),
@@ -161,6 +166,63 @@ contacts = extend_schema_view(
             OpenApiExample("To a given operator", value={"operator_id": 3}, request_only=True),
             OpenApiExample("Route again among the others", value={}, request_only=True),
         ],
+    ),
+    transfer=extend_schema(
+        summary="Transfer a contact",
+        description="Hands an open, assigned contact to `operator_id`, who must serve its source and be "
+        "eligible now (active, weight above 0, online, not auto-away) with room; otherwise 400 naming why "
+        "(not linked, inactive, paused, away, offline, full). The room the contact leaves goes to waiting "
+        "contacts. Recorded as `contact.transferred` and `contact.assigned` (via transfer) in its timeline. "
+        "Staff with `change_contact`, or an operator for his own contacts (anyone else's is a 404, and "
+        "nothing is written).",
+        request=s.ContactTransferSerializer,
+        responses={200: s.ContactDetailSerializer},
+        examples=[OpenApiExample("To a colleague", value={"operator_id": 4}, request_only=True)],
+    ),
+    events=extend_schema(
+        summary="A contact's timeline",
+        description="The contact's events, oldest first (the event log, ordered by id): registered, "
+        "assigned (`data.via`: intake, queue, affinity, reassign, transfer), waiting (`data.reason`), "
+        "transferred, closed, each with its time and actor (bot, staff, operator, system). Staff with "
+        "`view_contact`, or an operator for his own contacts.",
+        responses={200: s.EventSerializer(many=True)},
+        filters=False,
+    ),
+)
+
+me = extend_schema_view(
+    list=extend_schema(
+        summary="Who am I",
+        description="The operator behind this login: id, name, availability, load against `max_load`, and "
+        "the sources he serves (names only)." + _OPERATOR,
+        responses={200: s.MeSerializer},
+    ),
+    availability=extend_schema(
+        summary="Set my availability",
+        description="`online`, `away` or `offline`. Only online operators receive new contacts; going "
+        "online hands you the waiting contacts of your sources at once, oldest first, as far as you have "
+        "room. Going offline keeps your open contacts, unless `redistribute: true`: then they go to the "
+        "source's other available operators (or wait in the queue, keeping their age). An operator with a "
+        "login and no activity (workspace page or API call) for OPERATOR_AWAY_AFTER (30 minutes by default) "
+        "counts as away until his next call." + _OPERATOR,
+        request=s.MeAvailabilitySerializer,
+        responses={200: s.MeSerializer},
+        examples=[
+            OpenApiExample("Start the day", value={"availability": "online"}, request_only=True),
+            OpenApiExample(
+                "Leave, handing my contacts over",
+                value={"availability": "offline", "redistribute": True},
+                request_only=True,
+            ),
+        ],
+    ),
+)
+
+my_contacts = extend_schema_view(
+    list=extend_schema(
+        summary="My contacts",
+        description="Your contacts: open ones first, oldest first (your work list), then closed ones; the "
+        "filters of /contacts/ (`status`, `source`, `lead`, ...)." + _PAGE + _OPERATOR,
     ),
 )
 

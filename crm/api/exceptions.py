@@ -25,7 +25,9 @@ def exception_handler(exc, context):
     if isinstance(exc, IntegrityError):
         # A constraint caught what validation could not see (a concurrent twin, say). The
         # transaction was rolled back: nothing half-written stays behind.
-        logger.warning("integrity error turned into 409: %s", exc)
+        # The first line names the constraint; PostgreSQL's DETAIL line quotes the row's
+        # values (a name, a phone...), which never go to the logs.
+        logger.warning("integrity error turned into 409: %s", str(exc).splitlines()[0] if str(exc) else "")
         return Response(
             {"detail": "The request conflicts with the current data; nothing was changed.", "code": "conflict"},
             status=status.HTTP_409_CONFLICT,
@@ -33,7 +35,7 @@ def exception_handler(exc, context):
     if isinstance(exc, OperationalError) and getattr(exc.__cause__, "sqlstate", None) in RETRYABLE_SQLSTATES:
         # A deadlock or serialization failure: the lock order is meant to make these
         # impossible, but if one happens the transaction was rolled back and a retry is safe.
-        logger.error("retryable database error turned into 409: %s", exc)
+        logger.error("retryable database error turned into 409: %s", str(exc).splitlines()[0] if str(exc) else "")
         return Response(
             {"detail": "A concurrent change got in the way; nothing was changed. Retry the request.", "code": "retry"},
             status=status.HTTP_409_CONFLICT,

@@ -6,7 +6,8 @@ from django import forms
 from drf_spectacular.utils import extend_schema_field
 
 from crm.errors import DomainError
-from crm.models import MAX_ID, Contact, ContactStatus, Lead, OperatorSource
+from crm.models import EXTERNAL_ID_MAX_LENGTH, MAX_ID, Contact, ContactStatus, Lead, OperatorSource
+from crm.selectors import LEAD_SEARCH_MIN_LENGTH, lead_search
 from crm.services.leads import lead_normalise_external_id
 
 
@@ -67,14 +68,36 @@ class ExternalIdFilter(django_filters.CharFilter):
         super().__init__(*args, **kwargs)
 
 
+SEARCH_MAX_LENGTH = EXTERNAL_ID_MAX_LENGTH
+
+
+@extend_schema_field({"type": "string", "minLength": 1, "maxLength": SEARCH_MAX_LENGTH, "example": "anna"})
+class SearchFilter(django_filters.CharFilter):
+    """Free text, unstripped (the selector strips), at most SEARCH_MAX_LENGTH characters."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("strip", False)
+        kwargs.setdefault("max_length", SEARCH_MAX_LENGTH)
+        super().__init__(*args, **kwargs)
+
+
 class LeadFilter(django_filters.FilterSet):
     external_id = ExternalIdFilter(
         method="filter_external_id", help_text="Exact external id, normalised like the intake's."
     )
+    search = SearchFilter(
+        method="filter_search",
+        help_text="Leads whose external id, name, phone or email contains this text (case does not matter; "
+        "a phone may be typed in any usual format, e.g. '+7 (912) 345-67-89' or '912 345'). "
+        f"A term shorter than {LEAD_SEARCH_MIN_LENGTH} characters matches an exact external id only.",
+    )
 
     class Meta:
         model = Lead
-        fields = ["external_id"]
+        fields = ["external_id", "search"]
+
+    def filter_search(self, queryset, name, value):
+        return lead_search(queryset, value)
 
     def filter_external_id(self, queryset, name, value):
         if not value.strip():

@@ -31,6 +31,7 @@ from rest_framework.response import Response
 
 from crm.errors import DomainError, UnprocessableError
 from crm.models import IDEMPOTENCY_KEY_MAX_LENGTH, IdempotencyKey
+from crm.services.leads import ERASED_FINGERPRINT
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -102,7 +103,9 @@ def idempotent_run(
                 stored = IdempotencyKey.objects.filter(user_id=user_id, key=key).first()
                 if stored is None:
                     continue  # purged between our INSERT and this read: try again
-                if stored.fingerprint != fingerprint:
+                # An erased lead's key lost its fingerprint (a hash of the personal data it
+                # carried): whatever the retry sends, it gets the scrubbed response.
+                if stored.fingerprint not in (fingerprint, ERASED_FINGERPRINT):
                     raise UnprocessableError(
                         f"This {HEADER} was already used with a different request; use a new key.",
                         field=HEADER,

@@ -6,6 +6,7 @@ from rest_framework.permissions import BasePermission, DjangoModelPermissions
 
 from crm.errors import ForbiddenError
 from crm.models import BotSource, Source
+from crm.selectors import operator_for_user
 
 
 class StaffModelPermissions(DjangoModelPermissions):
@@ -83,3 +84,20 @@ class StaffChangePermissions(StaffModelPermissions):
     """For POST verbs that change an existing row (close, reassign): `change_*`, not `add_*`."""
 
     perms_map = {**StaffModelPermissions.perms_map, "POST": ["%(app_label)s.change_%(model_name)s"]}
+
+
+def request_operator(request):
+    """The operator whose login made this request (None for staff, bots, anonymous); read
+    once per request."""
+    if not hasattr(request, "_crm_operator"):
+        user = getattr(request, "user", None)
+        request._crm_operator = operator_for_user(user) if user is not None and user.is_authenticated else None
+    return request._crm_operator
+
+
+class IsOperator(BasePermission):
+    """A user who is an operator's login (not staff). What he may touch is narrowed by the
+    view's queryset to his own contacts."""
+
+    def has_permission(self, request, view):
+        return request_operator(request) is not None

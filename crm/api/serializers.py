@@ -2,21 +2,28 @@
 
 from collections.abc import Mapping
 
-from drf_spectacular.utils import extend_schema_field
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from crm.api.fields import StrictBooleanField, StrictCharField, StrictIntegerField
 from crm.models import (
+    EMAIL_MAX_LENGTH,
     EXTERNAL_ID_MAX_LENGTH,
+    LEAD_NAME_MAX_LENGTH,
     MAX_CAPACITY,
     MAX_ID,
     MAX_WEIGHT,
+    MESSAGE_MAX_LENGTH,
+    METADATA_MAX_BYTES,
     NAME_MAX_LENGTH,
     WEBHOOK_URL_MAX_LENGTH,
+    ActorKind,
     AffinityOutcome,
     AssignmentVia,
     ContactStatus,
     DecisionStrategy,
+    EventType,
     Exclusion,
     Lead,
     Operator,
@@ -28,6 +35,9 @@ from crm.models import (
     WebhookEndpoint,
     WebhookEventType,
 )
+from crm.selectors import operator_sources
+from crm.services.assignment import availability_now
+from crm.services.leads import METADATA_KEY_MAX_LENGTH, PHONE_INPUT_MAX_LENGTH
 
 
 class StrictFieldsMixin:
@@ -76,11 +86,43 @@ class OperatorSerializer(StrictModelSerializer):
     is_active = StrictBooleanField(required=False, default=True)
     max_load = StrictIntegerField(min_value=0, max_value=MAX_CAPACITY, required=False, default=10)
     current_load = serializers.IntegerField(source="open_load", read_only=True, help_text="Open contacts now.")
+    availability = serializers.ChoiceField(
+        choices=Operator.Availability.choices,
+        required=False,
+        default=Operator.Availability.ONLINE,
+        help_text="Only online operators receive new contacts. An operator with a login and no activity for "
+        "OPERATOR_AWAY_AFTER counts as away (see `routing_availability`).",
+    )
+    routing_availability = serializers.SerializerMethodField(
+        help_text="What routing sees now: `availability`, or away when an operator with a login has been idle."
+    )
+    availability_changed_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    last_seen_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    has_login = serializers.SerializerMethodField(help_text="Whether the operator has his own login.")
 
     class Meta:
         model = Operator
-        fields = ["id", "name", "is_active", "max_load", "current_load", "created_at"]
+        fields = [
+            "id",
+            "name",
+            "is_active",
+            "max_load",
+            "current_load",
+            "availability",
+            "routing_availability",
+            "availability_changed_at",
+            "last_seen_at",
+            "has_login",
+            "created_at",
+        ]
         read_only_fields = ["id", "created_at"]
+
+    @extend_schema_field(serializers.ChoiceField(choices=Operator.Availability.choices))
+    def get_routing_availability(self, operator) -> str:
+        return availability_now(operator, now=timezone.now())
+
+    def get_has_login(self, operator) -> bool:
+        return operator.user_id is not None
 
 
 class OperatorUpdateSerializer(OperatorSerializer):
@@ -88,11 +130,13 @@ class OperatorUpdateSerializer(OperatorSerializer):
 
     is_active = StrictBooleanField(required=False)
     max_load = StrictIntegerField(min_value=0, max_value=MAX_CAPACITY, required=False)
+    availability = serializers.ChoiceField(choices=Operator.Availability.choices, required=False)
     redistribute = StrictBooleanField(
         required=False,
         default=False,
         write_only=True,
-        help_text='With "is_active": false, return his open contacts to the queue and route them to others.',
+        help_text='With "is_active": false or "availability": "offline", return his open contacts to the queue '
+        "and route them to others.",
     )
 
     class Meta(OperatorSerializer.Meta):
@@ -172,6 +216,10 @@ class ContactSerializer(serializers.Serializer):
     )
     created_at = serializers.DateTimeField(read_only=True)
     closed_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    message = serializers.CharField(read_only=True, help_text="What the lead wrote; empty when none was sent.")
+    metadata = serializers.DictField(
+        read_only=True, child=serializers.JSONField(), help_text="The channel's own data, as sent (flat object)."
+    )
 
 
 class CandidateRecordSerializer(serializers.Serializer):
@@ -223,6 +271,45 @@ class ContactReassignSerializer(StrictSerializer):
     )
 
 
+class ContactTransferSerializer(StrictSerializer):
+    operator_id = IdField(
+        help_text="Hand the contact to this operator: he must serve its source and be eligible now "
+        "(active, weight > 0, online) with room; otherwise 400 naming why."
+    )
+
+
+class MeSourceSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class MeSerializer(serializers.Serializer):
+    """The operator behind this login."""
+
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    is_active = serializers.BooleanField()
+    availability = serializers.ChoiceField(choices=Operator.Availability.choices)
+    availability_changed_at = serializers.DateTimeField(allow_null=True)
+    load = serializers.IntegerField(source="open_load", help_text="His open contacts now.")
+    max_load = serializers.IntegerField()
+    sources = serializers.SerializerMethodField(help_text="The sources he serves.")
+
+    @extend_schema_field(MeSourceSerializer(many=True))
+    def get_sources(self, operator):
+        return MeSourceSerializer(operator_sources(operator_id=operator.pk), many=True).data
+
+
+class MeAvailabilitySerializer(StrictSerializer):
+    availability = serializers.ChoiceField(choices=Operator.Availability.choices)
+    redistribute = StrictBooleanField(
+        required=False,
+        default=False,
+        help_text='Only with "availability": "offline": hand your open contacts to the source\'s other '
+        "available operators (or the queue). By default you keep them.",
+    )
+
+
 class DistributionQuerySerializer(serializers.Serializer):
     """Query parameters of the statistics (an unknown, repeated or empty one is a 400 before
     this runs: crm.api.views.StrictQueryParameters)."""
@@ -260,18 +347,96 @@ class SourceDistributionSerializer(serializers.Serializer):
     operators = OperatorShareSerializer(many=True)
 
 
+METADATA_SCHEMA = {
+    "type": "object",
+    "description": "The channel's own data: a flat object of string keys (1 to "
+    f"{METADATA_KEY_MAX_LENGTH} characters) to strings, numbers, true/false or null; at most "
+    f"{METADATA_MAX_BYTES} bytes as compact JSON. Nested objects and arrays are a 400.",
+    "additionalProperties": {
+        "oneOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}],
+        "nullable": True,
+    },
+    "example": {"utm_source": "newsletter", "chat_id": 48151623},
+}
+
+
+@extend_schema_field(METADATA_SCHEMA)
+class MetadataField(serializers.Field):
+    """Any JSON value here; crm.services.leads.metadata_clean holds the rule (flat, scalar
+    values, size), so the API, the admin and the commands refuse the same things."""
+
+    def to_internal_value(self, data):
+        return data
+
+    def to_representation(self, value):
+        return value
+
+
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "A contact with the lead's details",
+            value={
+                "external_id": "tg:48151623",
+                "source_id": 1,
+                "name": "Anna Petrova",
+                "phone": "+7 912 345-67-89",
+                "email": "Anna@Example.com",
+                "message": "Hello! Is the blue sofa still available?",
+                "metadata": {"utm_source": "newsletter", "chat_id": 48151623},
+            },
+            request_only=True,
+        ),
+        OpenApiExample(
+            "Only the required fields", value={"external_id": "tg:48151623", "source_id": 1}, request_only=True
+        ),
+    ]
+)
 class ContactCreateSerializer(StrictSerializer):
     external_id = StrictCharField(
         max_length=EXTERNAL_ID_MAX_LENGTH,
         help_text="The lead's id in the channel; stripped and lower-cased, so ' Ann@X.org ' is 'ann@x.org'.",
     )
     source_id = IdField()
+    name = StrictCharField(
+        max_length=LEAD_NAME_MAX_LENGTH,
+        required=False,
+        allow_blank=True,
+        help_text="The lead's name. Updates the lead's profile when not empty (an empty or absent value "
+        "keeps the stored one).",
+    )
+    phone = StrictCharField(
+        max_length=PHONE_INPUT_MAX_LENGTH,
+        required=False,
+        allow_blank=True,
+        help_text="The lead's phone in any usual writing ('+7 (912) 345-67-89', '0044 20 7946 0958'); stored "
+        "as E.164 ('+79123456789'). Without a country code it is read in the server's PHONE_DEFAULT_REGION, "
+        "if one is set; what is not a possible phone number is a 400. Updates the profile like `name`.",
+    )
+    email = StrictCharField(
+        max_length=EMAIL_MAX_LENGTH,
+        required=False,
+        allow_blank=True,
+        help_text="The lead's email address; checked and lower-cased. Updates the profile like `name`.",
+    )
+    message = StrictCharField(
+        max_length=MESSAGE_MAX_LENGTH,
+        required=False,
+        allow_blank=True,
+        help_text="What the lead wrote; stored on the contact as sent.",
+    )
+    metadata = MetadataField(required=False)
 
 
 class LeadSerializer(serializers.ModelSerializer):
+    """A lead and his profile: the latest non-empty name, phone (E.164) and email his contacts
+    sent, and when he was first and last seen."""
+
+    first_seen_at = serializers.DateTimeField(source="created_at", read_only=True)
+
     class Meta:
         model = Lead
-        fields = ["id", "external_id", "created_at"]
+        fields = ["id", "external_id", "name", "phone", "email", "first_seen_at", "last_seen_at", "created_at"]
         read_only_fields = fields
 
 
@@ -365,3 +530,21 @@ class WebhookDeliverySerializer(serializers.ModelSerializer):
             "created_at",
         ]
         read_only_fields = fields
+
+
+class EventSerializer(serializers.Serializer):
+    """One entry of a contact's timeline (the append-only event log; `id` is its order)."""
+
+    id = serializers.IntegerField(read_only=True)
+    type = serializers.ChoiceField(choices=EventType.choices, read_only=True)
+    occurred_at = serializers.DateTimeField(read_only=True)
+    contact_id = serializers.IntegerField(read_only=True, allow_null=True)
+    operator_id = serializers.IntegerField(read_only=True, allow_null=True)
+    source_id = serializers.IntegerField(read_only=True, allow_null=True)
+    actor_kind = serializers.ChoiceField(choices=ActorKind.choices, read_only=True)
+    actor_user_id = serializers.IntegerField(read_only=True, allow_null=True)
+    data = serializers.DictField(
+        read_only=True,
+        help_text="Details: `via` (intake, queue, affinity, reassign, transfer, redistribute, availability), "
+        "`reason` (why it waits), `from_operator_id`, `to_operator_id`, `strategy`, `lead_id`...",
+    )

@@ -2,6 +2,7 @@
 
 import time
 
+from django.db.models import Case, IntegerField, Value, When
 from django.http import Http404
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -12,19 +13,37 @@ from crm.api import docs, idempotency
 from crm.api import serializers as s
 from crm.api.filters import ContactFilter, LeadFilter, OperatorSourceFilter
 from crm.api.intake_log import intake_log
+from crm.api.pagination import IdCursorPagination
 from crm.api.params import query_parameter_errors
 from crm.api.permissions import (
     CanReadContacts,
     CanRegisterContacts,
+    IsOperator,
     StaffChangePermissions,
     StaffModelPermissions,
     can_read,
+    request_operator,
 )
 from crm.models import ID_PATH_REGEX, Contact, Lead, Operator, OperatorSource, Source
-from crm.selectors import distribution_stats, lead_get_with_recent_contacts
+from crm.selectors import contact_events, distribution_stats, lead_get_with_recent_contacts
 from crm.services import routing_config
-from crm.services.contacts import contact_close, contact_reassign
+from crm.services.availability import operator_activity_record, operator_availability_set
+from crm.services.contacts import contact_close, contact_reassign, contact_transfer
 from crm.services.intake import contact_register
+
+
+class OperatorActivityMixin:
+    """An operator's API call is activity: it keeps him from auto-away (at most one write a
+    minute) and brings him back from it. Runs after authentication and permissions."""
+
+    operator_activity_actions: tuple[str, ...] | None = None  # None: every action
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        if self.operator_activity_actions is None or self.action in self.operator_activity_actions:
+            operator = request_operator(request)
+            if operator is not None:
+                operator_activity_record(operator=operator)
 
 
 class AnswerWhatCallerMayRead:
@@ -165,14 +184,16 @@ class OperatorSourceViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, mi
 
 
 @docs.contacts
-class ContactViewSet(mixins.CreateModelMixin, _ListRetrieve):
+class ContactViewSet(OperatorActivityMixin, mixins.CreateModelMixin, _ListRetrieve):
     """Contacts: one appeal of a lead through a source. Registering one (POST) assigns an
     operator at once, or keeps it waiting with `unassigned_reason` when nobody has room.
-    Bots read back only the contacts they registered."""
+    Bots read back only the contacts they registered. Operators may close and transfer
+    their own contacts (anyone else's is a 404) and read their timeline."""
 
     queryset = Contact.objects.select_related("lead")
     serializer_class = s.ContactSerializer
     filterset_class = ContactFilter
+    operator_activity_actions = ("close", "transfer", "events")
 
     @property
     def throttle_scope(self):
@@ -187,12 +208,19 @@ class ContactViewSet(mixins.CreateModelMixin, _ListRetrieve):
 
     def caller_may_read(self, request) -> bool:
         # A bot reads the contacts it registered, and a bot's only write is registering one.
+        # An operator's writes (close, transfer) concern his own contacts, which he reads.
+        if self.action in self.operator_activity_actions and request_operator(request) is not None:
+            return True
         return CanReadContacts().has_permission(request, self)
 
     def get_queryset(self):
         queryset = super().get_queryset()
         user = self.request.user
         if not user.is_staff:
+            operator = request_operator(self.request) if self.action in self.operator_activity_actions else None
+            if operator is not None:
+                # An operator's own contacts only: anyone else's is a 404, its existence hidden.
+                return queryset.filter(operator_id=operator.pk)
             # Bots (CanReadContacts lets no other non-staff in): their own contacts only.
             queryset = queryset.filter(registered_by=user)
         return queryset
@@ -223,12 +251,13 @@ class ContactViewSet(mixins.CreateModelMixin, _ListRetrieve):
         intake_log(user=request.user, body=response.data, key=key, replayed=replayed, started=started)
         return response
 
-    @action(detail=True, methods=["post"], permission_classes=[StaffChangePermissions])
+    @action(detail=True, methods=["post"], permission_classes=[StaffChangePermissions | IsOperator])
     def close(self, request, pk=None):
-        """Close an open contact and free its operator's capacity (closing twice is harmless)."""
-        self.get_object()  # 404 for an unknown id, before any write
+        """Close an open contact and free its operator's capacity (closing twice is harmless).
+        Staff: any contact; an operator: his own."""
+        self.get_object()  # 404 for an unknown id (or, for an operator, anyone else's), before any write
         s.EmptyBodySerializer(data=request.data).is_valid(raise_exception=True)
-        contact = contact_close(contact_id=int(pk))
+        contact = contact_close(contact_id=int(pk), actor=request.user)
         return Response(s.ContactDetailSerializer(Contact.objects.select_related("lead").get(pk=contact.pk)).data)
 
     @action(detail=True, methods=["post"], permission_classes=[StaffChangePermissions])
@@ -239,8 +268,36 @@ class ContactViewSet(mixins.CreateModelMixin, _ListRetrieve):
         self.get_object()
         body = s.ContactReassignSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        contact = contact_reassign(contact_id=int(pk), operator_id=body.validated_data.get("operator_id"))
+        contact = contact_reassign(
+            contact_id=int(pk), operator_id=body.validated_data.get("operator_id"), actor=request.user
+        )
         return Response(s.ContactDetailSerializer(contact).data)
+
+    @action(detail=True, methods=["post"], permission_classes=[StaffChangePermissions | IsOperator])
+    def transfer(self, request, pk=None):
+        """Hand an open contact to another operator of its source who is eligible now (active,
+        weight > 0, online) and has room; otherwise 400 naming why. Staff: any contact; an
+        operator: his own (anyone else's is a 404 and nothing is written)."""
+        self.get_object()
+        body = s.ContactTransferSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        operator = request_operator(request)
+        contact = contact_transfer(
+            contact_id=int(pk),
+            operator_id=body.validated_data["operator_id"],
+            actor=request.user,
+            from_operator_id=operator.pk if operator is not None else None,
+        )
+        return Response(s.ContactDetailSerializer(contact, context=self.get_serializer_context()).data)
+
+    @action(
+        detail=True, methods=["get"], permission_classes=[StaffModelPermissions | IsOperator], pagination_class=None
+    )
+    def events(self, request, pk=None):
+        """The contact's timeline, oldest first: registered, assigned (how), waiting (why),
+        transferred, closed, each with its time and actor."""
+        self.get_object()
+        return Response(s.EventSerializer(contact_events(contact_id=int(pk)), many=True).data)
 
 
 @docs.leads
@@ -280,3 +337,59 @@ class DistributionViewSet(StrictQueryParameters, viewsets.GenericViewSet):
         query.is_valid(raise_exception=True)
         rows = distribution_stats(source_id=query.validated_data.get("source"), since=query.validated_data.get("since"))
         return Response(s.SourceDistributionSerializer(rows, many=True).data)
+
+
+class OpenFirstCursorPagination(IdCursorPagination):
+    """His open contacts first, oldest first (the work list), then the closed ones."""
+
+    def get_ordering(self, request, queryset, view):
+        return ("closed_rank", "id")
+
+
+@docs.me
+class MeViewSet(OperatorActivityMixin, StrictQueryParameters, viewsets.GenericViewSet):
+    """The operator behind this login: who he is, his availability, his load and sources."""
+
+    permission_classes = [IsOperator]
+    serializer_class = s.MeSerializer
+    pagination_class = None
+    filter_backends = []
+    throttle_scope = "api"
+
+    def list(self, request):
+        return Response(s.MeSerializer(request_operator(request)).data)
+
+    @action(detail=False, methods=["post"])
+    def availability(self, request):
+        """Set his availability (see docs.me)."""
+        body = s.MeAvailabilitySerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        operator = operator_availability_set(
+            operator_id=request_operator(request).pk, **body.validated_data, actor=request.user
+        )
+        return Response(s.MeSerializer(operator).data)
+
+
+@docs.my_contacts
+class MyContactViewSet(OperatorActivityMixin, StrictQueryParameters, mixins.ListModelMixin, viewsets.GenericViewSet):
+    """His contacts, open first (oldest first), then closed; the filters of /contacts/."""
+
+    permission_classes = [IsOperator]
+    serializer_class = s.ContactSerializer
+    filterset_class = ContactFilter
+    pagination_class = OpenFirstCursorPagination
+    throttle_scope = "api"
+    queryset = Contact.objects.none()  # the model, for the schema; get_queryset narrows to his
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset
+        return (
+            Contact.objects.select_related("lead")
+            .filter(operator_id=request_operator(self.request).pk)
+            .annotate(
+                closed_rank=Case(
+                    When(status=Contact.Status.OPEN, then=Value(0)), default=Value(1), output_field=IntegerField()
+                )
+            )
+        )

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from datetime import datetime
 from fractions import Fraction
 
+from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from crm.models import (
@@ -18,6 +21,8 @@ from crm.models import (
     AssignmentVia,
     DecisionStrategy,
     Exclusion,
+    Operator,
+    OperatorAvailability,
     OperatorSource,
     Source,
     UnassignedReason,
@@ -27,6 +32,26 @@ from crm.models import (
 _default_rng = random.SystemRandom()
 
 Reason = UnassignedReason
+Availability = OperatorAvailability
+
+
+def availability_now(operator: Operator, *, now: datetime) -> str:
+    """The availability routing uses: what the operator said, except that one with a login
+    and no activity for OPERATOR_AWAY_AFTER is away (computed here, so no job has to run)."""
+    if (
+        operator.availability == Availability.ONLINE
+        and operator.user_id is not None
+        and (operator.last_seen_at is None or operator.last_seen_at < now - settings.OPERATOR_AWAY_AFTER)
+    ):
+        return Availability.AWAY
+    return operator.availability
+
+
+def available_now_q(*, now: datetime, prefix: str = "") -> Q:
+    """The same rule as availability_now, as a filter on operators (lists and counts)."""
+    return Q(**{f"{prefix}availability": Availability.ONLINE}) & (
+        Q(**{f"{prefix}user__isnull": True}) | Q(**{f"{prefix}last_seen_at__gte": now - settings.OPERATOR_AWAY_AFTER})
+    )
 
 
 @dataclass(frozen=True)
@@ -38,11 +63,20 @@ class Candidate:
     load: int
     max_load: int
     smooth_count: int = 0
+    availability: str = Availability.ONLINE  # as routing sees it (see availability_now)
 
     @classmethod
-    def from_link(cls, link: OperatorSource, *, load: int | None = None, smooth_count: int | None = None) -> Candidate:
+    def from_link(
+        cls,
+        link: OperatorSource,
+        *,
+        load: int | None = None,
+        smooth_count: int | None = None,
+        now: datetime | None = None,
+    ) -> Candidate:
         """The candidate a link (with its operator loaded) offers; `load` and `smooth_count`
-        default to the stored ones (a locking caller passes them with its pending changes)."""
+        default to the stored ones (a locking caller passes them with its pending changes),
+        availability is as of `now` (default: this instant)."""
         operator = link.operator
         return cls(
             operator_id=link.operator_id,
@@ -52,6 +86,7 @@ class Candidate:
             load=operator.open_load if load is None else load,
             max_load=operator.max_load,
             smooth_count=link.smooth_count if smooth_count is None else smooth_count,
+            availability=availability_now(operator, now=now or timezone.now()),
         )
 
     @property
@@ -61,6 +96,8 @@ class Candidate:
             return Exclusion.INACTIVE
         if self.weight <= 0:
             return Exclusion.PAUSED
+        if self.availability != Availability.ONLINE:
+            return Exclusion(str(self.availability))  # away or offline
         if self.load >= self.max_load:
             return Exclusion.FULL
         return None
@@ -115,8 +152,12 @@ def _unassigned_reason(candidates: list[Candidate]) -> str:
     active = [c for c in candidates if c.is_active]
     if not active:
         return Reason.ALL_INACTIVE
-    if not any(c.weight > 0 for c in active):
+    weighted = [c for c in active if c.weight > 0]
+    if not weighted:
         return Reason.ALL_PAUSED
+    if any(c.load < c.max_load for c in weighted):
+        # Someone would have room: nothing but availability stands in the way.
+        return Reason.NOBODY_ONLINE
     return Reason.ALL_AT_CAPACITY
 
 
@@ -142,10 +183,11 @@ def choose_operator(
     affinity_enabled: bool = False,
     exclude_operator_id: int | None = None,
 ) -> Decision:
-    """Pick one eligible candidate (active, weight > 0, under capacity), or say why none.
+    """Pick one eligible candidate (active, weight > 0, online, under capacity), or say why none.
 
     "random": probability weight / sum(weights). "smooth": deterministic, see _smooth_pick.
-    With affinity on, the lead's previous operator wins when he is eligible.
+    With affinity on, the lead's previous operator wins when he is eligible (so only when he
+    is online; otherwise the record says "miss" with his exclusion, and the normal rule applies).
     Pure: no database access, so it is tested directly and reused by the simulation.
     """
     rng = rng or _default_rng

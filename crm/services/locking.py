@@ -25,9 +25,11 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.models import F, Q
+from django.utils import timezone
 
 from crm.models import Contact, Operator, OperatorSource, Source
 from crm.services.assignment import Candidate, Decision, choose_operator
@@ -48,6 +50,8 @@ class RoutingContext:
     smooth_delta: dict[int, int] = field(default_factory=lambda: defaultdict(int))
     # Sources locked because a `serving` operator serves them (see routing_locked).
     served: list[int] = field(default_factory=list)
+    # For auto-away: one instant per context (looked up at call time, so tests can move the clock).
+    now: datetime = field(default_factory=lambda: timezone.now())
 
     @classmethod
     def lock_for_source(cls, source_id: int) -> RoutingContext | None:
@@ -116,7 +120,10 @@ class RoutingContext:
     def candidates(self, source_id: int) -> list[Candidate]:
         return [
             Candidate.from_link(
-                link, load=self.load(link.operator_id), smooth_count=link.smooth_count + self.smooth_delta[link.pk]
+                link,
+                load=self.load(link.operator_id),
+                smooth_count=link.smooth_count + self.smooth_delta[link.pk],
+                now=self.now,
             )
             for link in self.links.get(source_id, [])
         ]

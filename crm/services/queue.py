@@ -10,6 +10,7 @@ from django.db import transaction
 from django.db.models import Count, F, Min
 
 from crm.models import AssignmentVia, Contact, OperatorSource
+from crm.services.events import assignment_event, events_record
 from crm.services.locking import RoutingContext, routing_locked
 
 
@@ -19,6 +20,7 @@ def queue_drain(
     ctx: RoutingContext | None = None,
     rng: random.Random | None = None,
     limit: int | None = None,
+    actor=None,
 ) -> int:
     """Assign the waiting contacts of `source_ids`, oldest first, the way new contacts are
     assigned (weights, strategy, affinity, capacity), until nobody eligible has room or
@@ -28,7 +30,9 @@ def queue_drain(
     cover these sources' operators; its owner writes the changes back), or on its own, when
     it opens a transaction and takes the locks itself. Each contact is taken with a
     conditional UPDATE (still open, still without operator), so a concurrent close or a
-    second drain never double-assigns.
+    second drain never double-assigns. Each assignment is recorded as a `contact.assigned`
+    event (via queue), all in one INSERT at the end; `actor` is whoever freed the room (None:
+    the system).
     """
     source_ids = sorted(set(source_ids))
     if not source_ids:
@@ -41,6 +45,7 @@ def queue_drain(
         # meanwhile (its conditional UPDATE matched nothing), the room it held is offered to
         # the next ones in another pass.
         assigned = 0
+        events = []
         while True:
             pending: list[tuple[int, int, int]] = []
             for source_id in source_ids:
@@ -74,10 +79,20 @@ def queue_drain(
                 if taken:
                     ctx.take(source_id, decision.operator_id)
                     assigned += 1
+                    events.append(
+                        assignment_event(
+                            contact_id=contact_id,
+                            source_id=source_id,
+                            decision=decision,
+                            via=AssignmentVia.QUEUE,
+                            actor=actor,
+                        )
+                    )
                 else:
                     missed += 1
             if not missed or (limit is not None and assigned >= limit):
                 break
+        events_record(events)
     return assigned
 
 

@@ -9,8 +9,10 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext, ngettext
 
 from crm.errors import ConflictError, DomainError, NotFoundError
-from crm.models import AssignmentVia, Contact, Operator, OperatorSource, Source, UnassignedReason
-from crm.services.locking import RoutingContext, routing_locked, smooth_round_restart
+from crm.models import Contact, Operator, OperatorSource, Source
+from crm.services.availability import availability_apply
+from crm.services.contacts import operator_contacts_requeue
+from crm.services.locking import routing_locked, smooth_round_restart
 from crm.services.queue import queue_drain
 from crm.services.routing_history import routing_change_record, routing_snapshot
 
@@ -51,8 +53,17 @@ def _save_unique_name(instance: Operator | Source, *, kind: str, update_fields: 
         raise DomainError(_name_taken(kind, instance.name), field="name", code="unique") from exc
 
 
-def operator_create(*, name: str, is_active: bool = True, max_load: int = 10, actor=None) -> Operator:
-    operator = Operator(name=_clean_name(name, kind="operator"), is_active=is_active, max_load=max_load)
+def operator_create(
+    *,
+    name: str,
+    is_active: bool = True,
+    max_load: int = 10,
+    availability: str = Operator.Availability.ONLINE,
+    actor=None,
+) -> Operator:
+    operator = Operator(
+        name=_clean_name(name, kind="operator"), is_active=is_active, max_load=max_load, availability=availability
+    )
     with transaction.atomic():
         _save_unique_name(operator, kind="operator")
         routing_change_record(actor=actor, action="create", obj=operator)
@@ -65,6 +76,7 @@ def operator_update(
     name: str | None = None,
     is_active: bool | None = None,
     max_load: int | None = None,
+    availability: str | None = None,
     redistribute: bool = False,
     actor=None,
 ) -> Operator:
@@ -72,11 +84,18 @@ def operator_update(
 
     - `max_load` may not drop below his open contacts (that would put him over capacity).
     - Activating him or raising `max_load` gives the new room to the waiting queue at once.
-    - `redistribute=True` with `is_active=False` returns his open contacts to the queue,
-      oldest first, and routes them to the other operators as far as they have room.
+    - `availability` as the operator would set it himself (see crm.services.availability);
+      becoming available drains the queue too.
+    - `redistribute=True` with `is_active=False` (or `availability="offline"`) returns his open
+      contacts to the queue, oldest first, and routes them to the other operators as far as
+      they have room.
     """
-    if redistribute and is_active is not False:
-        raise DomainError("redistribute is only possible when deactivating (is_active: false).", field="redistribute")
+    if redistribute and is_active is not False and availability != Operator.Availability.OFFLINE:
+        raise DomainError(
+            "redistribute is only possible when deactivating (is_active: false) or going offline "
+            '("availability": "offline").',
+            field="redistribute",
+        )
     returning_from: list[int] = []
     if redistribute:
         # His contacts may come from sources he no longer serves; their queues get them back.
@@ -95,6 +114,10 @@ def operator_update(
             raise NotFoundError(f"Operator {operator_id} does not exist.")
         room_before = operator.max_load if operator.is_active else 0
         was_active = operator.is_active
+        became_available = False
+        if availability is not None:
+            became_available = availability_apply(ctx, operator, availability, actor=actor)
+            operator.save(update_fields=["availability", "availability_changed_at", "last_seen_at"])
         before = routing_snapshot(operator)
         if name is not None:
             operator.name = _clean_name(name, kind="operator")
@@ -119,35 +142,11 @@ def operator_update(
         routing_change_record(actor=actor, action="update", obj=operator, before=before)
         if was_active != operator.is_active:
             smooth_round_restart(source_ids=ctx.served, ctx=ctx)
-        returned = _return_to_queue(ctx, operator) if redistribute else 0
+        returned = operator_contacts_requeue(ctx, operator, actor=actor) if redistribute else 0
         room_after = operator.max_load if operator.is_active else 0
-        if room_after > room_before or returned:
-            queue_drain(source_ids=ctx.served, ctx=ctx)
+        if room_after > room_before or returned or became_available:
+            queue_drain(source_ids=ctx.served, ctx=ctx, actor=actor)
     return operator
-
-
-def _return_to_queue(ctx: RoutingContext, operator: Operator) -> int:
-    """Take an operator's open contacts off him; they wait (keeping their age, so they come
-    first) until queue_drain hands them out. Returns how many."""
-    contacts = list(
-        Contact.objects.filter(operator=operator, status=Contact.Status.OPEN)
-        .order_by("id")
-        .values_list("id", "source_id")
-    )
-    by_source: dict[int, list[int]] = {}
-    for contact_id, source_id in contacts:
-        by_source.setdefault(source_id, []).append(contact_id)
-    for source_id, ids in by_source.items():
-        decision = ctx.decide(source_id)
-        reason = decision.reason or UnassignedReason.ALL_AT_CAPACITY
-        record = {**decision.record(via=AssignmentVia.REDISTRIBUTE), "operator_id": None, "reason": reason}
-        # His lock, held here, is what every close or reassignment of these contacts waits on.
-        moved = Contact.objects.filter(pk__in=ids, operator=operator, status=Contact.Status.OPEN).update(
-            operator=None, unassigned_reason=reason, assignment=record
-        )
-        for _ in range(moved):
-            ctx.release(operator.pk)
-    return len(contacts)
 
 
 def source_create(*, name: str, strategy: str = Source.Strategy.RANDOM, affinity: bool = False, actor=None) -> Source:
@@ -202,7 +201,7 @@ def link_create(*, operator_id: int, source_id: int, weight: int, actor=None) ->
             smooth_round_restart(source_ids=[source_id])
             if weight > 0:
                 # A fresh context: it must see the new link.
-                queue_drain(source_ids=[source_id], ctx=None)
+                queue_drain(source_ids=[source_id], ctx=None, actor=actor)
             return link
     except IntegrityError as exc:
         existing = OperatorSource.objects.filter(operator_id=operator_id, source_id=source_id).first()
@@ -235,7 +234,7 @@ def link_update(*, link_id: int, weight: int, actor=None) -> OperatorSource:
             routing_change_record(actor=actor, action="update", obj=link, before=before)
             smooth_round_restart(source_ids=[link.source_id], ctx=ctx)
             if weight > 0:
-                queue_drain(source_ids=[link.source_id], ctx=ctx)
+                queue_drain(source_ids=[link.source_id], ctx=ctx, actor=actor)
     return link
 
 

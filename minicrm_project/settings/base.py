@@ -47,6 +47,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    # Trigram indexes on PostgreSQL (lead search); harmless on SQLite.
+    "django.contrib.postgres",
     "rest_framework",
     "knox",
     "django_filters",
@@ -192,6 +194,18 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DJANGO_MAX_BODY_BYTES", "65536
 
 # Idempotency keys are kept at least this long (`manage.py purge_idempotency_keys`).
 IDEMPOTENCY_KEY_TTL = timedelta(hours=max(24, int(os.environ.get("IDEMPOTENCY_KEY_TTL_HOURS", "24"))))
+# An operator with a login and no activity (workspace page, API call) for this long counts as
+# away for routing. Minutes.
+OPERATOR_AWAY_AFTER = timedelta(minutes=max(1, int(os.environ.get("OPERATOR_AWAY_AFTER_MINUTES", "30"))))
+
+# Leads' phones are stored as E.164 (+79123456789). A number sent without its country code is
+# read as a national number of this region (ISO 3166 code, e.g. RU, GB, US); empty: refused.
+PHONE_DEFAULT_REGION = os.environ.get("PHONE_DEFAULT_REGION", "").strip().upper()
+if PHONE_DEFAULT_REGION:
+    import phonenumbers
+
+    if PHONE_DEFAULT_REGION not in phonenumbers.SUPPORTED_REGIONS:
+        raise ImproperlyConfigured(f"PHONE_DEFAULT_REGION={PHONE_DEFAULT_REGION!r} is not a known region code.")
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -250,7 +264,8 @@ REST_KNOX = {
 
 # Resource groups of /docs, in order (crm.api.docs, kept free of imports beyond DRF's).
 API_TAGS = [
-    ("contacts", "Register contacts (bots) and work them (staff): read, close, reassign."),
+    ("contacts", "Register contacts (bots) and work them (staff; operators their own): read, close, transfer."),
+    ("me", "An operator's own workspace: who he is, his availability, his contacts."),
     ("leads", "End clients, one per normalised external id, with their contacts."),
     ("operators", "Who works contacts: active or not, and how many open contacts each may hold."),
     ("sources", "The bots and channels contacts come through, and how each one chooses operators."),
@@ -279,6 +294,9 @@ SPECTACULAR_SETTINGS = {
         "ViaEnum": "crm.models.AssignmentVia",
         "AffinityEnum": "crm.models.AffinityOutcome",
         "ExcludedEnum": "crm.models.Exclusion",
+        "AvailabilityEnum": "crm.models.OperatorAvailability",
+        "EventTypeEnum": "crm.models.EventType",
+        "ActorKindEnum": "crm.models.ActorKind",
     },
 }
 
@@ -288,6 +306,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "INFO")},
+    # SQL with its parameters (names, phones, messages) is never logged, even at DEBUG.
+    "loggers": {"django.db.backends": {"level": "INFO"}},
 }
 
 # --- Outgoing webhooks ------------------------------------------------------------------------

@@ -1,13 +1,15 @@
 """/api/v1/webhooks/: staff register endpoints; the secret is shown on creation and rotation only."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from crm.models import ActorKind, EventType, WebhookDelivery, WebhookEndpoint
+from crm.models import ActorKind, Event, EventType, WebhookDelivery, WebhookEndpoint, WebhookEventType
 from crm.services.events import event_record
 from crm.services.webhook_outbox import webhook_work
 from crm.services.webhooks import webhook_endpoint_create
-from tests.factories import ContactFactory, SourceFactory
+from tests.factories import ContactFactory, OperatorFactory, OperatorSourceFactory, SourceFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -146,3 +148,24 @@ def test_unknown_body_fields_and_query_parameters_are_400s(staff_client):
     assert response.status_code == 400 and {"secret", "colour"} <= set(response.json())
     assert not WebhookEndpoint.objects.exists()
     assert staff_client.get(f"{URL}?colour=red").status_code == 400
+
+
+def _intake_statements(client, external_id, source_id):
+    with CaptureQueriesContext(connection) as captured:
+        response = client.post("/api/v1/contacts/", {"external_id": external_id, "source_id": source_id}, format="json")
+    assert response.status_code == 201, response.content
+    return len(captured.captured_queries)
+
+
+@pytest.mark.django_db
+def test_an_endpoint_up_or_down_adds_nothing_to_the_intake(bot_client, receiver):
+    link = OperatorSourceFactory(operator=OperatorFactory(max_load=100))
+    without = _intake_statements(bot_client, "a", link.source_id)
+    webhook_endpoint_create(url=receiver.url, events=list(WebhookEventType.values))
+    with_endpoint = _intake_statements(bot_client, "b", link.source_id)
+    receiver.stop()
+    receiver_down = _intake_statements(bot_client, "c", link.source_id)
+    assert without == with_endpoint == receiver_down
+    # Nothing was sent or queued by the requests themselves: only events wait in the outbox.
+    assert not WebhookDelivery.objects.exists()
+    assert Event.objects.filter(dispatched_at__isnull=True).count() == Event.objects.count() == 6

@@ -13,12 +13,13 @@ from collections import Counter
 import pytest
 from django.db import connections, transaction
 
-from crm.models import Event, EventType, WebhookAttempt, WebhookDelivery
+from crm.models import Contact, Event, EventType, WebhookAttempt, WebhookDelivery
 from crm.services.events import event_record
+from crm.services.intake import contact_register
 from crm.services.webhook_outbox import webhook_fan_out, webhook_work
 from crm.services.webhooks import webhook_endpoint_create
 from tests.conftest import is_postgres, run_concurrently
-from tests.factories import ContactFactory
+from tests.factories import ContactFactory, OperatorFactory, OperatorSourceFactory, SourceFactory
 from tests.live import server as live
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -204,3 +205,43 @@ def test_worker_killed_mid_delivery_loses_nothing(receiver, tmp_path):
     assert [(a.number, a.finished_at is None, a.succeeded) for a in attempts] == [(1, True, False), (2, False, True)]
     counts = Counter(receiver.message_ids())
     assert counts == {f"evt_{event.pk}": 2}
+
+
+def test_a_thousand_intakes_deliver_a_thousand_registered_events_once_each(receiver):
+    """1,000 concurrent intakes while two workers deliver: every contact.registered arrives,
+    each id exactly once (no crash here, so no duplicate is allowed)."""
+    webhook_endpoint_create(url=receiver.url, events=[EventType.CONTACT_REGISTERED])
+    source = SourceFactory()
+    for _ in range(3):
+        OperatorSourceFactory(source=source, operator=OperatorFactory(max_load=100_000))
+    n, writers, workers = 1000, 20, 2
+    finished = []
+    lock = threading.Lock()
+
+    def writers_done() -> bool:
+        with lock:
+            return len(finished) == writers
+
+    def job(i):
+        if i < writers:
+            try:
+                for k in range(i, n, writers):
+                    contact_register(external_id=f"lead-{k}", source_id=source.pk)
+            finally:
+                with lock:
+                    finished.append(i)
+            return None
+        # Workers deliver while the writers write, and stop when every writer is done.
+        while not writers_done():
+            webhook_work()
+        return None
+
+    _, errors = run_concurrently(writers + workers, job)
+    assert errors == []
+    _work_until_idle()
+    registered = Event.objects.filter(type=EventType.CONTACT_REGISTERED)
+    assert registered.count() == n == Contact.objects.count()
+    counts = Counter(receiver.message_ids())
+    assert len(counts) == n and set(counts.values()) == {1}
+    assert sorted(counts) == sorted(f"evt_{pk}" for pk in registered.values_list("id", flat=True))
+    assert WebhookDelivery.objects.filter(status="succeeded").count() == n

@@ -11,7 +11,7 @@ def unlogged_on_postgresql(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("crm", "0004_reliability_security"),
+        ("crm", "0006_lead_search_indexes"),
     ]
 
     operations = [
