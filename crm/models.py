@@ -11,9 +11,9 @@ from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector
 from django.db import models
-from django.db.models import F, Q
-from django.db.models.functions import Length, Lower, Trim
-from django.db.models.lookups import GreaterThanOrEqual, LessThanOrEqual
+from django.db.models import F, Q, Value
+from django.db.models.functions import Length, Lower, StrIndex, Trim
+from django.db.models.lookups import Exact, GreaterThanOrEqual, LessThanOrEqual
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -698,11 +698,18 @@ class WebhookEndpoint(models.Model):
         ordering = ["id"]
         constraints = [
             models.CheckConstraint(condition=~Q(url=""), name="crm_webhookendpoint_url_not_blank"),
-            models.CheckConstraint(condition=Q(secret__startswith="whsec_"), name="crm_webhookendpoint_secret_format"),
+            # "Starts with" as INSTR/STRPOS = 1: __startswith's LIKE ... ESCAPE and SUBSTR(x, 1, 6)
+            # in a SQLite CHECK both trip Django's SQLite introspection of the table's columns.
+            models.CheckConstraint(
+                condition=Exact(StrIndex("secret", Value("whsec_")), 1), name="crm_webhookendpoint_secret_format"
+            ),
             models.CheckConstraint(
                 condition=(
                     Q(previous_secret="", previous_secret_expires_at__isnull=True)
-                    | (Q(previous_secret__startswith="whsec_") & Q(previous_secret_expires_at__isnull=False))
+                    | (
+                        Exact(StrIndex("previous_secret", Value("whsec_")), 1)
+                        & Q(previous_secret_expires_at__isnull=False)
+                    )
                 ),
                 name="crm_webhookendpoint_previous_secret_expiry",
             ),
