@@ -3,8 +3,10 @@
 - `RequestGuard` (WSGI, around Django): the only charsets a body or a query string is ever
   decoded with; a `Transfer-Encoding: chunked` body reaches Django with a length, read under
   the same cap as any other body.
+- `AsgiRequestGuard` (ASGI, around Django): the same rules for `minicrm_project.asgi`, plus the
+  body cap before Django buffers a body (its ASGI handler would spool any size to disk).
 - `RequestCharsetMiddleware` (Django): the charset rule again, for entry points that do not
-  come through the WSGI application (ASGI, the test client).
+  come through either (the test client).
 """
 
 import codecs
@@ -50,8 +52,29 @@ def error_response(path: str, *, status: int, detail: str, code: str) -> HttpRes
     return HttpResponse(detail, status=status, content_type="text/plain; charset=utf-8")
 
 
+def request_problem(*, content_type: str, content_encoding: str) -> tuple[int, str, str] | None:
+    """(status, detail, code) when a request must be refused before anything reads it."""
+    charset = parse_header_parameters(content_type)[1].get("charset")
+    if charset is not None and charset_label(charset) is None:
+        return 415, unsupported_charset_message(charset), "unsupported_charset"
+    coding = content_encoding.strip().lower()
+    if coding and coding != "identity":
+        # Nothing here inflates a compressed body (and nothing should: the cap would then
+        # bound the compressed bytes). Said plainly, rather than "not valid UTF-8".
+        detail = _('Content-Encoding "%(coding)s" is not supported; send the body uncompressed.') % {
+            "coding": content_encoding[:40]
+        }
+        return 415, detail, "unsupported_content_encoding"
+    return None
+
+
+def body_too_large_message(limit: int) -> str:
+    return _("The request body is larger than %(limit)d bytes.") % {"limit": limit}
+
+
 class RequestCharsetMiddleware:
-    """415 for a request whose Content-Type names a charset we do not decode. Django uses that
+    """415 for a request whose Content-Type names a charset we do not decode (or whose body
+    comes with a content coding). Django uses that
     charset for the body *and* the query string (request.GET) of every request, and DRF's JSON
     parser and Django's form parsers (the admin) for the body, so the check belongs before all
     of them rather than in each."""
@@ -60,11 +83,13 @@ class RequestCharsetMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        charset = request.content_params.get("charset")
-        if charset is not None and charset_label(charset) is None:
-            return error_response(
-                request.path, status=415, detail=unsupported_charset_message(charset), code="unsupported_charset"
-            )
+        problem = request_problem(
+            content_type=request.META.get("CONTENT_TYPE", ""),
+            content_encoding=request.META.get("HTTP_CONTENT_ENCODING", ""),
+        )
+        if problem is not None:
+            status, detail, code = problem
+            return error_response(request.path, status=status, detail=detail, code=code)
         return self.get_response(request)
 
 
@@ -92,16 +117,12 @@ class RequestGuard:
         self.application = application
 
     def __call__(self, environ, start_response):
-        params = parse_header_parameters(environ.get("CONTENT_TYPE", ""))[1]
-        charset = params.get("charset")
-        if charset is not None and charset_label(charset) is None:
-            return _wsgi_error(
-                environ,
-                start_response,
-                status="415 Unsupported Media Type",
-                detail=unsupported_charset_message(charset),
-                code="unsupported_charset",
-            )
+        problem = request_problem(
+            content_type=environ.get("CONTENT_TYPE", ""), content_encoding=environ.get("HTTP_CONTENT_ENCODING", "")
+        )
+        if problem is not None:
+            _status, detail, code = problem
+            return _wsgi_error(environ, start_response, status="415 Unsupported Media Type", detail=detail, code=code)
         chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
         if chunked and not environ.get("CONTENT_LENGTH"):
             limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
@@ -111,9 +132,57 @@ class RequestGuard:
                     environ,
                     start_response,
                     status="413 Request Entity Too Large",
-                    detail=_("The request body is larger than %(limit)d bytes.") % {"limit": limit},
+                    detail=body_too_large_message(limit),
                     code="payload_too_large",
                 )
             environ["wsgi.input"] = io.BytesIO(body)
             environ["CONTENT_LENGTH"] = str(len(body))
         return self.application(environ, start_response)
+
+
+class AsgiRequestGuard:
+    """RequestGuard's rules for ASGI: a refused charset or content coding is a 415, and the
+    body is read here, at most the cap plus one byte (413 beyond), then handed to Django in
+    one message; Django's ASGI handler would otherwise spool a body of any size."""
+
+    def __init__(self, application):
+        self.application = application
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.application(scope, receive, send)
+        headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
+        problem = request_problem(
+            content_type=headers.get("content-type", ""), content_encoding=headers.get("content-encoding", "")
+        )
+        if problem is not None:
+            return await self._error(scope, send, *problem)
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        body = bytearray()
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return None
+            body += message.get("body", b"")
+            if len(body) > limit:
+                return await self._error(scope, send, 413, body_too_large_message(limit), "payload_too_large")
+            if not message.get("more_body", False):
+                break
+        delivered = False
+
+        async def replay():
+            nonlocal delivered
+            if delivered:
+                return await receive()  # after the body: the client's disconnect, as Django expects
+            delivered = True
+            return {"type": "http.request", "body": bytes(body), "more_body": False}
+
+        return await self.application(scope, replay, send)
+
+    @staticmethod
+    async def _error(scope, send, status: int, detail: str, code: str):
+        response = error_response(scope.get("path", ""), status=status, detail=detail, code=code)
+        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.items()]
+        headers.append((b"content-length", str(len(response.content)).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": response.content})

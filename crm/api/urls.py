@@ -4,7 +4,7 @@ from crm.api import views, webhook_views
 
 
 class OptionalSlashRouter(SimpleRouter):
-    """Every path answers with and without its trailing slash, as the seed's clients use both."""
+    """Every path answers with and without its trailing slash, as clients use both spellings."""
 
     def __init__(self):
         super().__init__()

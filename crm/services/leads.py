@@ -76,6 +76,10 @@ def lead_normalise_external_id(external_id: str) -> str:
     return normalised
 
 
+def _at_most_characters(limit: int) -> str:
+    return ngettext("At most %(max)d character.", "At most %(max)d characters.", limit) % {"max": limit}
+
+
 def _no_nul(value: str, field: str) -> None:
     if "\x00" in value:
         raise DomainError("Null characters are not allowed.", field=field, code="null_characters_not_allowed")
@@ -96,7 +100,7 @@ def phone_normalise(raw: str, *, region: str | None = None) -> str:
         return ""
     _no_nul(text, "phone")
     if len(text) > PHONE_INPUT_MAX_LENGTH:
-        raise DomainError(f"At most {PHONE_INPUT_MAX_LENGTH} characters.", field="phone", code="max_length")
+        raise DomainError(_at_most_characters(PHONE_INPUT_MAX_LENGTH), field="phone", code="max_length")
     if any(ch.isalpha() for ch in text):
         # libphonenumber reads letters as keypad digits (1-800-FLOWERS); a lead's phone with
         # letters in it is a typo or not a phone at all.
@@ -152,7 +156,7 @@ def email_normalise(raw: str) -> str:
         return ""
     _no_nul(text, "email")
     if len(text) > EMAIL_MAX_LENGTH:
-        raise DomainError(f"At most {EMAIL_MAX_LENGTH} characters.", field="email", code="max_length")
+        raise DomainError(_at_most_characters(EMAIL_MAX_LENGTH), field="email", code="max_length")
     try:
         _email_validator(text)
     except ValidationError:
@@ -166,7 +170,7 @@ def name_normalise(raw: str) -> str:
     text = raw.strip()
     _no_nul(text, "name")
     if len(text) > LEAD_NAME_MAX_LENGTH:
-        raise DomainError(f"At most {LEAD_NAME_MAX_LENGTH} characters.", field="name", code="max_length")
+        raise DomainError(_at_most_characters(LEAD_NAME_MAX_LENGTH), field="name", code="max_length")
     return text
 
 
@@ -176,7 +180,7 @@ def message_clean(raw: str) -> str:
         raise DomainError("Must be a string.", field="message")
     _no_nul(raw, "message")
     if len(raw) > MESSAGE_MAX_LENGTH:
-        raise DomainError(f"At most {MESSAGE_MAX_LENGTH} characters.", field="message", code="max_length")
+        raise DomainError(_at_most_characters(MESSAGE_MAX_LENGTH), field="message", code="max_length")
     return raw if raw.strip() else ""
 
 
@@ -193,7 +197,12 @@ def metadata_clean(raw: object) -> dict:
             raise DomainError("Keys must be non-empty strings.", field="metadata", code="invalid")
         if len(key) > METADATA_KEY_MAX_LENGTH:
             raise DomainError(
-                f"Key {key[:20]!r}... is longer than {METADATA_KEY_MAX_LENGTH} characters.",
+                ngettext(
+                    "Key %(key)s... is longer than %(max)d character.",
+                    "Key %(key)s... is longer than %(max)d characters.",
+                    METADATA_KEY_MAX_LENGTH,
+                )
+                % {"key": repr(key[:20]), "max": METADATA_KEY_MAX_LENGTH},
                 field="metadata",
                 code="invalid",
             )
@@ -215,9 +224,12 @@ def metadata_clean(raw: object) -> dict:
     except UnicodeEncodeError:
         raise DomainError("Strings must be valid Unicode.", field="metadata", code="invalid") from None
     if size > METADATA_MAX_BYTES:
-        raise DomainError(
-            f"At most {METADATA_MAX_BYTES} bytes as JSON ({size} sent).", field="metadata", code="max_length"
-        )
+        message = ngettext(
+            "At most %(max)d byte as JSON (%(size)d sent).",
+            "At most %(max)d bytes as JSON (%(size)d sent).",
+            METADATA_MAX_BYTES,
+        ) % {"max": METADATA_MAX_BYTES, "size": size}
+        raise DomainError(message, field="metadata", code="max_length")
     return raw
 
 

@@ -146,3 +146,85 @@ def test_idempotency_fingerprint_sees_the_decoded_request(bot_client):
     assert first.status_code == again.status_code == 201
     assert again["Idempotent-Replayed"] == "true"
     assert Contact.objects.count() == 1
+
+
+@pytest.mark.parametrize("coding", ["gzip", "deflate", "br", "zstd"])
+def test_compressed_body_is_415_naming_the_coding(bot_client, coding):
+    src = SourceFactory()
+    r = bot_client.generic(
+        "POST", "/api/v1/contacts/", intake_body(src), content_type="application/json", HTTP_CONTENT_ENCODING=coding
+    )
+    assert r.status_code == 415
+    assert r.json()["code"] == "unsupported_content_encoding" and coding in r.json()["detail"]
+    assert Contact.objects.count() == 0
+    # The guard in front of Django, as gunicorn serves it.
+    status, _ = wsgi_call_with_headers(coding)
+    assert status.startswith("415")
+
+
+def wsgi_call_with_headers(coding: str) -> tuple[str, bytes]:
+    from minicrm_project.wsgi import application
+
+    environ = RequestFactory()._base_environ(
+        PATH_INFO="/api/v1/contacts/",
+        REQUEST_METHOD="POST",
+        CONTENT_TYPE="application/json",
+        CONTENT_LENGTH="2",
+        HTTP_CONTENT_ENCODING=coding,
+        **{"wsgi.input": io.BytesIO(b"{}")},
+    )
+    started = []
+    content = b"".join(application(environ, lambda status, headers: started.append(status)))
+    return started[0], content
+
+
+def asgi_call(*, query: bytes = b"", headers: list, body_parts: list[bytes]) -> tuple[int, dict]:
+    """Through minicrm_project.asgi, for requests its guard answers itself."""
+    import asyncio
+
+    from minicrm_project.asgi import application
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/api/v1/contacts/",
+        "raw_path": b"/api/v1/contacts/",
+        "query_string": query,
+        "headers": headers,
+        "client": ("127.0.0.1", 5000),
+        "server": ("127.0.0.1", 8000),
+    }
+    messages = [
+        {"type": "http.request", "body": part, "more_body": i < len(body_parts) - 1}
+        for i, part in enumerate(body_parts)
+    ]
+    sent = []
+
+    async def receive():
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message):
+        sent.append(message)
+
+    asyncio.run(application(scope, receive, send))
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return sent[0]["status"], json.loads(body)
+
+
+def test_asgi_entry_point_refuses_charsets_and_codings_and_caps_the_body(settings):
+    status, body = asgi_call(
+        query=b"status=open", headers=[(b"content-type", b"application/json; charset=rot13")], body_parts=[b"{}"]
+    )
+    assert status == 415 and body["code"] == "unsupported_charset"
+    status, body = asgi_call(headers=[(b"content-encoding", b"gzip")], body_parts=[b"{}"])
+    assert status == 415 and body["code"] == "unsupported_content_encoding"
+    # A body without a length, streamed past the cap: refused without reading further.
+    chunk = b"x" * 16384
+    status, body = asgi_call(
+        headers=[(b"content-type", b"application/json")],
+        body_parts=[chunk] * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE // len(chunk) + 2),
+    )
+    assert status == 413 and body["code"] == "payload_too_large"

@@ -65,6 +65,25 @@ def test_concurrent_intakes_of_one_bot_stop_at_its_rate(backend, settings, monke
     assert Contact.objects.count() == 25
 
 
+def test_concurrent_api_reads_of_one_staff_key_stop_at_its_rate(backend, settings, monkeypatch):
+    from knox.models import AuthToken
+
+    from tests.factories import UserFactory
+
+    monkeypatch.setattr(ScopedThrottle, "timer", staticmethod(lambda: T0))
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"intake": None, "api": "15/min"}}
+    _, key = AuthToken.objects.create(user=UserFactory(is_staff=True, is_superuser=True), expiry=None)
+
+    def get(i: int) -> int:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+        return client.get("/api/v1/sources/").status_code
+
+    results, errors = run_concurrently(50, get)
+    assert not errors
+    assert results.count(200) == 15 and results.count(429) == 35
+
+
 def test_concurrent_hits_never_exceed_the_rate_over_time(backend):
     # 300 hits of one client spread over two periods, raced by real threads (so they arrive
     # in any order; a late clock reading that lands first only refuses more). Tolerance:

@@ -141,3 +141,55 @@ def test_kept_alive_connection_is_served_request_after_request(tmp_path):
                 assert response.status == 200 and response.read() == b'{"status": "ok"}'
         finally:
             conn.close()
+
+
+def test_a_request_cut_by_the_worker_timeout_gets_a_json_503_and_writes_nothing(tmp_path):
+    # The sync worker (selectable with GUNICORN_WORKER_CLASS) is the one whose timeout kills a
+    # request that runs too long; the test holds the contacts table so that an intake waits.
+    # PostgreSQL only: a request waiting inside SQLite's busy handler (C code) cannot run the
+    # worker's abort hook, so gunicorn SIGKILLs it a second later (the client sees the
+    # connection close; the transaction never commits).
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only: SQLite's busy wait defers the abort hook until SIGKILL")
+
+    source = SourceFactory()
+    _, key = bot_create(name="patient_bot")
+    headers = {"Authorization": f"Token {key}", "Content-Type": "application/json"}
+    body = json.dumps({"external_id": "late-lead", "source_id": source.pk}).encode()
+    env = {"GUNICORN_WORKER_CLASS": "sync", "GUNICORN_THREADS": "1"}
+    with gunicorn_server(tmp_path=tmp_path, workers=1, timeout=2, extra_env=env) as server:
+        with connection.cursor() as cursor:
+            cursor.execute("BEGIN")
+            cursor.execute("LOCK TABLE crm_contact IN ACCESS EXCLUSIVE MODE")
+            try:
+                status, response_headers, content = request(
+                    server, "POST", "/api/v1/contacts/", body=body, headers=headers
+                )
+            finally:
+                cursor.execute("ROLLBACK")
+        assert status == 503 and response_headers["Content-Type"] == "application/json"
+        assert json.loads(content)["code"] == "timeout"
+        assert "WORKER TIMEOUT" in server.log()
+        status, _, _ = request(server, "GET", "/healthz")  # a new worker took over
+        assert status == 200
+    assert not Lead.objects.filter(external_id="late-lead").exists()
+    assert Contact.objects.count() == 0
+
+
+def test_live_server_moves_to_another_port_when_its_port_is_taken(tmp_path, monkeypatch):
+    from tests.live import server as live
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", live.free_port()))
+    taken.listen()
+    ports = iter([taken.getsockname()[1]])
+    real_free_port = live.free_port
+    monkeypatch.setattr(live, "free_port", lambda: next(ports, None) or real_free_port())
+    try:
+        with gunicorn_server(tmp_path=tmp_path, workers=1) as server:
+            assert server.port != taken.getsockname()[1]
+            assert request(server, "GET", "/healthz")[0] == 200
+    finally:
+        taken.close()

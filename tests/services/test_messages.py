@@ -5,9 +5,10 @@ import pytest
 from django.utils import translation
 
 from crm.errors import DomainError
+from crm.models import LEAD_NAME_MAX_LENGTH, MESSAGE_MAX_LENGTH
 from crm.services import routing_config
 from crm.services.intake import contact_register
-from crm.services.leads import lead_normalise_external_id
+from crm.services.leads import lead_normalise_external_id, message_clean, name_normalise
 from tests.factories import OperatorFactory, OperatorSourceFactory, SourceFactory
 
 pytestmark = pytest.mark.django_db
@@ -51,3 +52,16 @@ def test_max_load_refusal_counts_open_contacts_in_the_right_form(n, english, rus
 def test_external_id_length_refusal_speaks_russian():
     with translation.override("ru"):
         assert "длиннее 255 символов" in refusal(lead_normalise_external_id, external_id="x" * 300)
+
+
+@pytest.mark.parametrize(
+    ("fn", "raw", "russian"),
+    [
+        (name_normalise, "x" * (LEAD_NAME_MAX_LENGTH + 1), f"Не больше {LEAD_NAME_MAX_LENGTH} символов."),
+        (message_clean, "x" * (MESSAGE_MAX_LENGTH + 1), f"Не больше {MESSAGE_MAX_LENGTH} символов."),
+    ],
+)
+def test_length_limits_of_a_leads_profile_speak_russian(fn, raw, russian):
+    assert refusal(fn, raw=raw) == f"At most {len(raw) - 1} characters."
+    with translation.override("ru"):
+        assert refusal(fn, raw=raw) == russian

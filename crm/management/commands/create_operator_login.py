@@ -1,4 +1,5 @@
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext
 
 from crm.errors import DomainError
 from crm.services.accounts import operator_login_create
@@ -21,6 +22,7 @@ class Command(BaseCommand):
         except DomainError as exc:
             raise CommandError(exc.message) from exc
         self.stderr.write(
-            f"Operator {options['operator_id']} logs in as {user.get_username()!r} at /admin/; password (shown once):"
+            gettext("Operator %(id)d logs in as %(user)s at /admin/; password (shown once):")
+            % {"id": options["operator_id"], "user": repr(user.get_username())}
         )
         self.stdout.write(password)
