@@ -55,6 +55,7 @@ bench: $(VENV)/.bench-installed
 	@command -v wrk >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq wrk; }
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 	$(BIN)/python -m bench.http_layer all $(findstring --quick,$(BENCH_ARGS))
+	$(BIN)/python -m bench.webhooks $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest-db.sqlite3* .pytest_cache

@@ -20,15 +20,18 @@ in-process at enqueue time (settings.test: huey's immediate mode).
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task, db_task, on_startup
+from huey.contrib.djhuey import HUEY, db_periodic_task, db_task, on_startup
+from huey.exceptions import TaskLockedException
 
 from crm.services.queue import queue_drain, queue_oldest_waiting, sources_to_drain
+from crm.services.webhook_outbox import webhook_pump
 
 logger = logging.getLogger(__name__)
 
@@ -105,3 +108,47 @@ def worker_health(*, now: datetime | None = None) -> dict:
 
 def _seconds(delta: timedelta | None) -> int | None:
     return None if delta is None else max(0, int(delta.total_seconds()))
+
+
+# --- Outgoing webhooks ------------------------------------------------------------------------
+# One long job, the pump: fan out new events and send due deliveries, polling every half
+# second, for WEBHOOK_PUMP_SECONDS; started every minute, and at once when a worker process
+# starts. The request path never enqueues anything for webhooks (it writes only its event
+# rows), so this polling is what picks them up. All state is in the database: a pump killed
+# mid-delivery loses nothing (crm.services.webhook_outbox), the next one takes over.
+WEBHOOK_PUMP_LOCK = "webhooks-pump"
+_pump_started_here = threading.Lock()
+
+
+def _pump() -> dict:
+    seconds = settings.WEBHOOK_PUMP_SECONDS
+    try:
+        # One pump at a time per queue: a pump running late must not keep a second worker
+        # thread (and the drains waiting for it) busy too. The lock is released when the pump
+        # ends or raises; a worker killed holding it is replaced by a process whose startup
+        # drops it (below). (No TTL: huey's SQLite storage has none.)
+        with HUEY.lock_task(WEBHOOK_PUMP_LOCK):
+            return webhook_pump(seconds=seconds)
+    except TaskLockedException:
+        return {}
+
+
+@db_periodic_task(crontab(minute="*"))
+def webhooks_pump() -> dict:
+    """Every minute: deliver webhooks for the next WEBHOOK_PUMP_SECONDS (default 55)."""
+    return _pump()
+
+
+@db_task()
+def webhooks_pump_now() -> dict:
+    """The same pump, enqueued when a worker process starts (below)."""
+    return _pump()
+
+
+@on_startup()
+def _webhooks_pump_at_startup() -> None:
+    # Every worker thread runs startup hooks; one pump per process is enough. A lock left by
+    # a worker that was killed is ours to drop: this process is its replacement.
+    if _pump_started_here.acquire(blocking=False):
+        HUEY.flush_locks(WEBHOOK_PUMP_LOCK)
+        webhooks_pump_now()

@@ -4,6 +4,7 @@ page ever shows a traceback or the URL list."""
 
 import logging
 
+from django.conf import settings
 from django.db import DatabaseError, connection
 from django.http import JsonResponse
 from django.utils.translation import gettext as _
@@ -12,6 +13,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from crm.middleware import is_api_path
+from crm.selectors import webhook_backlog
 from crm.tasks import worker_health
 
 logger = logging.getLogger(__name__)
@@ -33,6 +35,19 @@ def healthz(request):
 
 @never_cache
 @require_safe
+def healthz_webhooks(request):
+    """The webhook outbox: backlog and the oldest undelivered event's age. 503 when an event has
+    waited longer than WEBHOOK_DISPATCH_ALERT to be fanned out (the worker is down or behind);
+    deliveries waiting on a failing receiver are reported but are not our outage."""
+    try:
+        backlog = webhook_backlog()
+    except DatabaseError as exc:
+        logger.warning("healthz: database unavailable: %s", exc)
+        return JsonResponse({"status": "unavailable"}, status=503)
+    lagging = (backlog["oldest_undispatched_age_seconds"] or 0) > settings.WEBHOOK_DISPATCH_ALERT.total_seconds()
+    return JsonResponse({"status": "lagging" if lagging else "ok", **backlog}, status=503 if lagging else 200)
+
+
 def healthz_worker(request):
     """For monitoring the background worker: 200 while a worker has shown a heartbeat
     recently, 503 otherwise; with the queue's state (waiting contacts, the oldest's age)."""

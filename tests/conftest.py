@@ -95,3 +95,15 @@ class Clock:
 @pytest.fixture
 def clock(monkeypatch):
     return Clock(monkeypatch)
+
+
+@pytest.fixture
+def receiver():
+    """A webhook receiver listening on 127.0.0.1 in a thread of this process."""
+    from tests.webhook_receiver import Receiver
+
+    server = Receiver().start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -7,6 +7,7 @@
 - leads, contacts: the daily work;
 - access: routing history, bot bindings, idempotency keys, API keys;
 - display: load bars, percentages, the decision record (HTML in templates/admin/crm/);
+- webhooks: webhook endpoints and deliveries (test, rotate secret, retry now);
 - dashboard: the routing dashboard, added to the admin site by its `get_urls()`
   (minicrm_project/admin.py);
 - workspace: the operator's own screens (My contacts, close, transfer; the availability switch).
@@ -14,4 +15,12 @@
 Importing this package registers the admins (Django's autodiscover does it).
 """
 
-from crm.admin import access, contacts, leads, operators, sources, workspace  # noqa: F401 - registers the admins
+from crm.admin import (  # noqa: F401 - registers the admins
+    access,
+    contacts,
+    leads,
+    operators,
+    sources,
+    webhooks,
+    workspace,
+)

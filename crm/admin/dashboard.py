@@ -7,6 +7,8 @@ queries however many contacts there are) and one query for the operators; the ba
 plain HTML/CSS widths, so the page needs no JavaScript and no network.
 """
 
+from datetime import timedelta
+
 from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.utils import timezone
@@ -14,7 +16,13 @@ from django.utils.translation import gettext_lazy as _
 
 from crm.selectors import STATS_DEFAULT_WINDOW as DEFAULT_WINDOW
 from crm.selectors import STATS_WINDOWS as WINDOWS
-from crm.selectors import operators_availability, routing_dashboard_stats, stats_window_since
+from crm.selectors import (
+    operators_availability,
+    routing_dashboard_stats,
+    stats_window_since,
+    webhook_backlog,
+    webhook_failing_endpoints,
+)
 
 
 def dashboard_context(*, window: str, now=None) -> dict:
@@ -28,6 +36,19 @@ def dashboard_context(*, window: str, now=None) -> dict:
         "now": now,
         **routing_dashboard_stats(since=since, now=now),
         "availability": operators_availability(now=now),
+    }
+
+
+def webhooks_context(*, now=None) -> dict:
+    """The webhook outbox's backlog and the endpoints whose receivers are failing."""
+    now = now or timezone.now()
+    backlog = webhook_backlog(now=now)
+    age = backlog["oldest_undelivered_age_seconds"]
+    return {
+        "backlog": backlog,
+        "oldest_since": now - timedelta(seconds=age) if age is not None else None,
+        "now": now,
+        "failing": webhook_failing_endpoints(now=now),
     }
 
 
@@ -45,4 +66,6 @@ def routing_dashboard(request, *, site):
         "windows": [(key, label) for key, (_length, label) in WINDOWS.items()],
         "window_label": WINDOWS[window][1],
     }
+    if request.user.has_perm("crm.view_webhookendpoint"):
+        context["webhooks"] = webhooks_context()
     return TemplateResponse(request, "admin/crm/routing_dashboard.html", context)

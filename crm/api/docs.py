@@ -18,6 +18,7 @@ RESOURCE_TAGS = {
     "source": "sources",
     "operator-source": "weights",
     "stats-distribution": "statistics",
+    "webhook": "webhooks",
 }
 
 _STAFF = "Staff holding the model permission (`view_*` to read, `add_*`, `change_*`, `delete_*` to write)."
@@ -244,5 +245,54 @@ statistics = extend_schema_view(
         "number of contacts. Staff with `view_contact` and `view_operator`.",
         parameters=[s.DistributionQuerySerializer],
         responses={200: OpenApiResponse(s.SourceDistributionSerializer(many=True), description="One row per source.")},
+    ),
+)
+
+
+_SECRET = " The answer carries the signing secret (`whsec_...`) this once: store it, it is never shown again."
+webhooks = extend_schema_view(
+    list=extend_schema(
+        summary="List webhook endpoints",
+        description="The URLs that receive signed events (Standard Webhooks), by id, without secrets."
+        + _PAGE
+        + " "
+        + _STAFF,
+    ),
+    create=extend_schema(
+        summary="Register a webhook endpoint",
+        request=s.WebhookEndpointSerializer,
+        responses={201: s.WebhookEndpointSecretSerializer},
+        description="`url` (http or https, a public address), `events` (the event types to receive), "
+        "optional `source_id` (only that source's events), `is_active`." + _SECRET + " " + _STAFF,
+    ),
+    retrieve=extend_schema(summary="Get a webhook endpoint", description="One endpoint, without its secret. " + _STAFF),
+    partial_update=extend_schema(
+        summary="Change a webhook endpoint",
+        request=s.WebhookEndpointUpdateSerializer,
+        description="Fields left out keep their value. " + _STAFF,
+    ),
+    destroy=extend_schema(
+        summary="Delete a webhook endpoint",
+        description="It receives nothing more; deliveries not yet made are dropped. " + _STAFF,
+    ),
+    rotate_secret=extend_schema(
+        summary="Rotate a webhook endpoint's secret",
+        request=None,
+        responses={200: s.WebhookEndpointSecretSerializer},
+        description="A new secret signs from now on; the previous one signs too for 24 hours, so receivers "
+        "can switch without missing a delivery." + _SECRET + " " + _STAFF,
+    ),
+    test=extend_schema(
+        summary="Send a test event",
+        request=None,
+        responses={202: s.WebhookDeliverySerializer},
+        description="Queues a signed `webhook.test` message to the endpoint; the answer is its delivery, "
+        "to follow in `deliveries`. " + _STAFF,
+    ),
+    deliveries=extend_schema(
+        summary="Recent deliveries of a webhook endpoint",
+        responses={200: s.WebhookDeliverySerializer(many=True)},
+        description="The latest 50 deliveries, newest first: status, attempts, next attempt, last status "
+        "code and response excerpt. " + _STAFF,
     ),
 )

@@ -1,6 +1,6 @@
 from rest_framework.routers import SimpleRouter
 
-from crm.api import views
+from crm.api import views, webhook_views
 
 
 class OptionalSlashRouter(SimpleRouter):
@@ -20,6 +20,7 @@ router.register("contacts", views.ContactViewSet, basename="contact")
 router.register("me/contacts", views.MyContactViewSet, basename="me-contact")
 router.register("me", views.MeViewSet, basename="me")
 router.register("leads", views.LeadViewSet, basename="lead")
+router.register("webhooks", webhook_views.WebhookEndpointViewSet, basename="webhook")
 router.register("stats/distribution", views.DistributionViewSet, basename="stats-distribution")
 
 urlpatterns = router.urls

@@ -271,6 +271,7 @@ API_TAGS = [
     ("sources", "The bots and channels contacts come through, and how each one chooses operators."),
     ("weights", "Which operators serve which source, and with what weight (the share of contacts)."),
     ("statistics", "Configured against actual routing, loads and the waiting queue."),
+    ("webhooks", "Endpoints that other systems register to be told of events, signed (Standard Webhooks)."),
 ]
 
 SPECTACULAR_SETTINGS = {
@@ -320,3 +321,31 @@ LOGGING = {
     # SQL with its parameters (names, phones, messages) is never logged, even at DEBUG.
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+
+# --- Outgoing webhooks ------------------------------------------------------------------------
+# Receivers on loopback, private, link-local (cloud metadata) or reserved addresses are refused
+# at registration and at every delivery, unless this is on (local set-ups, the tests).
+WEBHOOK_ALLOW_PRIVATE_ADDRESSES = env_bool("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", False)
+WEBHOOK_CONNECT_TIMEOUT = float(os.environ.get("WEBHOOK_CONNECT_TIMEOUT", "5"))
+WEBHOOK_READ_TIMEOUT = float(os.environ.get("WEBHOOK_READ_TIMEOUT", "10"))
+# Bytes of a receiver's response that are read (and kept, cut to 1024 characters).
+WEBHOOK_RESPONSE_MAX_BYTES = 4096
+# Retries: exponential backoff from BACKOFF_BASE, doubling up to BACKOFF_MAX between attempts,
+# each wait jittered down by up to half; a delivery still failing RETRY_HORIZON after it was
+# created is marked failed.
+WEBHOOK_BACKOFF_BASE = timedelta(seconds=int(os.environ.get("WEBHOOK_BACKOFF_BASE_SECONDS", "10")))
+WEBHOOK_BACKOFF_MAX = timedelta(seconds=int(os.environ.get("WEBHOOK_BACKOFF_MAX_SECONDS", "3600")))
+WEBHOOK_RETRY_HORIZON = timedelta(hours=int(os.environ.get("WEBHOOK_RETRY_HORIZON_HOURS", "24")))
+# How long a claimed delivery is reserved for its worker; a worker that died holding it is
+# replaced after this. Default: a whole batch timing out, plus a minute.
+WEBHOOK_DELIVERY_LEASE = (
+    timedelta(seconds=float(os.environ["WEBHOOK_DELIVERY_LEASE_SECONDS"]))
+    if os.environ.get("WEBHOOK_DELIVERY_LEASE_SECONDS")
+    else None
+)
+# After "rotate secret", the previous secret still signs for this long.
+WEBHOOK_SECRET_GRACE = timedelta(hours=int(os.environ.get("WEBHOOK_SECRET_GRACE_HOURS", "24")))
+# The webhook pump (crm.tasks.webhooks_pump), started every minute, works this many seconds.
+WEBHOOK_PUMP_SECONDS = float(os.environ.get("WEBHOOK_PUMP_SECONDS", "55"))
+# /healthz/webhooks answers 503 when an event has waited longer than this to be fanned out.
+WEBHOOK_DISPATCH_ALERT = timedelta(seconds=int(os.environ.get("WEBHOOK_DISPATCH_ALERT_SECONDS", "300")))

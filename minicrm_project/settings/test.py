@@ -2,7 +2,7 @@
 the concurrency tests' threads each get a real connection of their own."""
 
 from .base import *  # noqa: F403
-from .base import BASE_DIR, DATABASES, HUEY, REST_FRAMEWORK
+from .base import BASE_DIR, DATABASES, HUEY, REST_FRAMEWORK, env_bool
 
 DEBUG = False
 WHITENOISE_USE_FINDERS = True
@@ -18,4 +18,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 # Tasks run in-process when they are enqueued (after the commit that enqueues them: tests
 # use django_capture_on_commit_callbacks). The real worker is tested apart, in a subprocess.
-HUEY = {**HUEY, "immediate": True}
+# A worker started by a test in a subprocess (the webhook crash test) sets TASKS_IMMEDIATE=false.
+HUEY = {**HUEY, "immediate": env_bool("TASKS_IMMEDIATE", True)}
+
+# The tests' receivers listen on 127.0.0.1; the SSRF tests turn this off again.
+WEBHOOK_ALLOW_PRIVATE_ADDRESSES = True

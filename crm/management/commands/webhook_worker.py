@@ -1,0 +1,27 @@
+import signal
+
+from django.core.management.base import BaseCommand
+
+from crm.services.webhook_outbox import webhook_pump, webhook_work
+
+
+class Command(BaseCommand):
+    help = "Deliver outgoing webhooks: fan out new events, send due deliveries, repeat until stopped."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--once", action="store_true", help="One round, then exit.")
+        parser.add_argument("--interval", type=float, default=1.0, help="Seconds to wait when there was nothing to do.")
+
+    def handle(self, *args, once: bool, interval: float, **options):
+        if once:
+            dispatched, run = webhook_work()
+            totals = {"events": dispatched, "succeeded": run.succeeded, "retrying": run.retrying, "failed": run.failed}
+        else:
+            stopping = []
+            signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+            signal.signal(signal.SIGINT, lambda *_: stopping.append(True))
+            totals = webhook_pump(seconds=float("inf"), idle_sleep=interval, should_stop=lambda: bool(stopping))
+        self.stdout.write(
+            f"webhooks: {totals['events']} event(s) dispatched, {totals['succeeded']} delivered, "
+            f"{totals['retrying']} to retry, {totals['failed']} failed"
+        )
