@@ -16,6 +16,9 @@ Scenarios, in order:
      per lead, leads with realistic names, phones and emails); at each size the first page of
      the contact and lead lists, a lead search, and the intake, p50 compared.
   4. and 5. The same as 1 and 3 on the embedded SQLite.
+  6. PostgreSQL backlog (bench/backlog.py): 16,000 and 100,000 waiting contacts, the
+     activating PATCH, the background drain and intake latency meanwhile (results in
+     bench/results/backlog-<date>.json).
 
 Only databases whose name starts with `minicrm_bench` are dropped and re-created.
 
@@ -33,11 +36,12 @@ import time
 import urllib.parse
 
 from bench import report as reporting
+from bench.backlog import run_backlog
 from bench.load import Load, loadavg
 from bench.servers import Servers, pg_db, sqlite_db
 
 DEFAULT_PG_URL = "postgres://postgres@127.0.0.1:5432/minicrm_bench"
-SCENARIOS = ["main-pg", "two-pg", "growth-pg", "main-sqlite", "growth-sqlite"]
+SCENARIOS = ["main-pg", "two-pg", "growth-pg", "main-sqlite", "growth-sqlite", "backlog-pg"]
 # At each size of the growth scenarios: the first page of the lists, a lead search (a full name,
 # a phone as people type it, or an email's local part), the intake, and the baseline.
 GROWTH_MODES = ["contacts", "leads", "search", "intake", "baseline"]
@@ -53,6 +57,7 @@ class Bench:
         self.servers = Servers(workers=args.workers)
         self.load = Load(self.servers, duration=args.duration, log=self.log)
         self.loads: list[dict] = []
+        self.backlog: list[dict] | None = None
 
     def log(self, msg: str) -> None:
         print(f"[{time.time() - self.started:6.0f}s] {msg}", flush=True)
@@ -172,6 +177,11 @@ def main() -> None:
         if "growth-sqlite" in wanted:
             bench.log("SQLite: growth")
             bench.growth(sqlite_db(bench.servers.tmp, "growth"), port + 5)
+        if "backlog-pg" in wanted:
+            bench.log("PostgreSQL: backlogs drained in the background")
+            bench.backlog = run_backlog(
+                servers=bench.servers, db=pg, port=port + 6, sizes=[16_000, 100_000], log=bench.log
+            )
     finally:
         bench.servers.stop_all()
 
@@ -192,6 +202,7 @@ def main() -> None:
         "elapsed_s": round(time.time() - bench.started),
         "summary": reporting.summary(bench.load.runs),
         "loads": bench.loads,
+        "backlog": bench.backlog,
         "runs": bench.load.runs,
         "commands": bench.servers.commands,
     }

@@ -202,7 +202,7 @@ class Lead(models.Model):
             # Admin's date hierarchy on leads.
             models.Index(fields=["created_at"], name="crm_lead_created_idx"),
             # Lead search (crm.selectors.lead_search), OR-ed conditions each answered by its own
-            # index (created on PostgreSQL only, see migrations 0006_lead_search_indexes and 0010_lead_search_btrees):
+            # index (created on PostgreSQL only, see migrations 0006_lead_search_indexes and 0011_lead_search_btrees):
             # `external_id LIKE '%term%'` by a trigram GIN index; the name's whole words,
             # `to_tsvector('simple', name_search) @@ 'anna & petrova'`, by a full-text GIN
             # index (a name's trigrams, "ov " of every Ivanov, are in most rows);
@@ -255,6 +255,8 @@ class UnassignedReason(models.TextChoices):
     ALL_PAUSED = "all_paused", _("all active operators have weight 0")
     ALL_AT_CAPACITY = "all_at_capacity", _("all eligible operators are at capacity")
     NOBODY_ONLINE = "nobody_online", _("no operator with room is online")
+    # There is room, but older contacts of the source wait for it: this one waits behind them.
+    BEHIND_QUEUE = "behind_queue", _("older contacts of the source are waiting first")
 
 
 # --- The decision record (Contact.assignment): its words -------------------------------------
@@ -634,3 +636,15 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.type}"
+
+
+class OperatorContact(Contact):
+    """A contact as its operator sees it in his workspace ("My contacts" in the admin): the
+    same row, shown through crm.admin.workspace, which lists only his own open contacts."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("my contact")
+        verbose_name_plural = _("my contacts")
+        # No model permissions: who may see it is decided by who the operator is.
+        default_permissions = ()

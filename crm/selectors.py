@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib.postgres.search import SearchQuery, SearchVector, SearchVectorExact
 from django.db import connection
 from django.db.models import Count, F, Lookup, Min, Q, Subquery
@@ -15,8 +16,17 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from crm.errors import DomainError, NotFoundError
-from crm.models import Contact, Event, Lead, Operator, OperatorSource, Source
-from crm.services.assignment import Candidate, choose_operator
+from crm.models import (
+    Contact,
+    Event,
+    Lead,
+    Operator,
+    OperatorAvailability,
+    OperatorSource,
+    Source,
+    UnassignedReason,
+)
+from crm.services.assignment import Candidate, available_now_q, choose_operator
 from crm.services.leads import phone_normalise, phone_search_digits, search_words
 
 LEAD_RECENT_CONTACTS = 100
@@ -121,10 +131,28 @@ def _name_words_condition(words: list[str]) -> Q:
 def lead_profile_visible(*, user, lead: Lead | None = None) -> bool:
     """May `user` see the lead's profile (name, phone, email) and his contacts' messages and
     metadata? The one rule, for the API, the admin and the workspace: active staff with the
-    permission to view leads. (Operators who hold one of the lead's contacts join here.)"""
+    permission to view leads, and the operator who holds one of the lead's contacts (open or
+    closed: it is his conversation). Without `lead`, the staff part only."""
     if user is None or not user.is_active:
         return False
-    return bool(user.is_staff and user.has_perm("crm.view_lead"))
+    if user.is_staff:
+        return bool(user.has_perm("crm.view_lead"))
+    if lead is None:
+        return False
+    # Index crm_contact_lead_idx: the lead's contacts; the operator's login by its unique column.
+    return Contact.objects.filter(lead_id=lead.pk, operator__user_id=user.pk).exists()
+
+
+def contact_decision_visible(*, user) -> bool:
+    """Who may see a contact's decision record (`Contact.assignment`): it names operators with
+    their weights and loads, so staff who may read contacts *and* operators. Bots never."""
+    return bool(
+        user is not None
+        and user.is_active
+        and user.is_staff
+        and user.has_perm("crm.view_contact")
+        and user.has_perm("crm.view_operator")
+    )
 
 
 def lead_get_with_recent_contacts(*, lead_id: int) -> Lead | None:
@@ -380,3 +408,42 @@ def operator_for_user(user) -> Operator | None:
 def operator_sources(*, operator_id: int) -> list[Source]:
     """The sources an operator serves (names only: weights are staff's business)."""
     return list(Source.objects.filter(links__operator_id=operator_id).order_by("id"))
+
+
+def transfer_targets(*, contact: Contact) -> list[Operator]:
+    """Who could take `contact` by transfer now: the other operators of its source who are
+    active, have weight > 0, are online (auto-away counted) and have room. What the service
+    checks again under the locks; this only fills the workspace's list."""
+    return list(
+        Operator.objects.filter(
+            available_now_q(now=timezone.now()),
+            links__source_id=contact.source_id,
+            links__weight__gt=0,
+            is_active=True,
+            open_load__lt=F("max_load"),
+        )
+        .exclude(pk=contact.operator_id)
+        .order_by("name", "id")
+    )
+
+
+def operators_availability(*, now=None) -> dict:
+    """For the routing dashboard: operators by availability as routing sees it (auto-away
+    included), since when, and how many contacts wait because nobody with room is online."""
+    from crm.services.assignment import availability_now
+
+    now = now or timezone.now()
+    rows = []
+    for operator in Operator.objects.filter(is_active=True).order_by("name", "id"):
+        state = availability_now(operator, now=now)
+        auto_away = state != operator.availability
+        since = operator.last_seen_at if auto_away else operator.availability_changed_at
+        if auto_away and since is not None:
+            since = since + settings.OPERATOR_AWAY_AFTER
+        rows.append({"operator": operator, "availability": state, "since": since, "auto_away": auto_away})
+    waiting_nobody_online = Contact.objects.waiting().filter(unassigned_reason=UnassignedReason.NOBODY_ONLINE).count()
+    return {
+        "operators": rows,
+        "online": sum(1 for r in rows if r["availability"] == OperatorAvailability.ONLINE),
+        "waiting_nobody_online": waiting_nobody_online,
+    }

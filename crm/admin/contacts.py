@@ -17,7 +17,7 @@ from crm.admin.display import CSS, render_decision
 from crm.admin.leads import normalised_external_id
 from crm.admin.service_bridge import NulSafeSearchMixin
 from crm.errors import DomainError
-from crm.models import Contact, Operator
+from crm.models import CONTACT_WAITING, Contact, Operator
 from crm.selectors import contact_events, contact_lead_search_condition, lead_profile_visible
 from crm.services.contacts import contact_close, contact_reassign
 
@@ -33,11 +33,10 @@ class WaitingFilter(admin.SimpleListFilter):
         return [("yes", _("yes: open, no operator")), ("no", _("no"))]
 
     def queryset(self, request, queryset):
-        waiting = Q(status=Contact.Status.OPEN, operator__isnull=True)
         if self.value() == "yes":
-            return queryset.filter(waiting)
+            return queryset.filter(CONTACT_WAITING)
         if self.value() == "no":
-            return queryset.exclude(waiting)
+            return queryset.exclude(CONTACT_WAITING)
         return queryset
 
 

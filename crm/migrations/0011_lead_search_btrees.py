@@ -54,7 +54,7 @@ class PostgresOnlyRemoveIndex(migrations.RemoveIndex):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("crm", "0009_operator_logins_and_availability"),
+        ("crm", "0010_contact_reason_behind_queue"),
     ]
 
     operations = [
