@@ -8,9 +8,10 @@
 - access: routing history, bot bindings, idempotency keys, API keys;
 - display: load bars, percentages, the decision record (HTML in templates/admin/crm/);
 - dashboard: the routing dashboard, added to the admin site by its `get_urls()`
-  (minicrm_project/admin.py).
+  (minicrm_project/admin.py);
+- workspace: the operator's own screens (My contacts, close, transfer; the availability switch).
 
 Importing this package registers the admins (Django's autodiscover does it).
 """
 
-from crm.admin import access, contacts, leads, operators, sources  # noqa: F401 - registers the admins
+from crm.admin import access, contacts, leads, operators, sources, workspace  # noqa: F401 - registers the admins
