@@ -53,9 +53,11 @@ $(VENV)/.bench-installed: requirements.txt bench/requirements.txt | $(BIN)/pytho
 
 bench: $(VENV)/.bench-installed
 	@command -v wrk >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq wrk; }
+	@command -v pgbouncer >/dev/null 2>&1 || test -x /usr/sbin/pgbouncer || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq pgbouncer; }
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 	$(BIN)/python -m bench.http_layer all $(findstring --quick,$(BENCH_ARGS))
 	$(BIN)/python -m bench.webhooks $(BENCH_ARGS)
+	$(BIN)/python -m bench.pgbouncer $(if $(findstring --quick,$(BENCH_ARGS)),--duration 3)
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest-db.sqlite3* .pytest_cache

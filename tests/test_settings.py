@@ -40,3 +40,26 @@ def test_production_check_deploy_is_clean():
     assert result.returncode == 0, result.stderr
     assert "System check identified no issues (0 silenced)." in result.stdout
     assert "WARNING" not in result.stderr + result.stdout
+
+
+def test_pgbouncer_pooler_turns_off_server_side_cursors_and_prepared_statements():
+    from minicrm_project.settings.base import pooler_safe
+
+    config = pooler_safe({"ENGINE": "django.db.backends.postgresql", "OPTIONS": {}}, "pgbouncer")
+    assert config["DISABLE_SERVER_SIDE_CURSORS"] is True
+    assert config["OPTIONS"]["prepare_threshold"] is None
+    direct = pooler_safe({"ENGINE": "django.db.backends.postgresql", "OPTIONS": {}}, "")
+    assert "DISABLE_SERVER_SIDE_CURSORS" not in direct
+
+
+@pytest.mark.parametrize(
+    ("options", "pooler"),
+    [({"server_side_binding": "true"}, "pgbouncer"), ({"prepare_threshold": "5"}, "pgbouncer"), ({}, "pgpool")],
+)
+def test_pooler_settings_refuse_what_transaction_pooling_breaks(options, pooler):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from minicrm_project.settings.base import pooler_safe
+
+    with pytest.raises(ImproperlyConfigured, match="DATABASE_POOLER"):
+        pooler_safe({"ENGINE": "django.db.backends.postgresql", "OPTIONS": options}, pooler)

@@ -109,6 +109,38 @@ SQLITE_OPTIONS = {
 }
 
 
+POOLERS = ("", "pgbouncer")
+
+
+def pooler_safe(config: dict, pooler: str) -> dict:
+    """PostgreSQL settings that survive a transaction-pooling PgBouncer (DATABASE_POOLER=pgbouncer),
+    where consecutive transactions of one Django connection may run on different server
+    connections, so nothing may outlive a transaction on the server:
+    - no server-side cursors: `QuerySet.iterator()` would DECLARE a cursor WITH HOLD in
+      autocommit and FETCH it in later transactions, on a server connection that may not
+      have it;
+    - no server-side prepared statements: psycopg 3 prepares a query after `prepare_threshold`
+      executions and reuses it by name; PgBouncer before 1.21 does not track them (Django
+      already leaves the threshold at None; it is pinned here, and asking for prepared
+      statements or server-side binding through the URL is refused).
+    Session state otherwise: the only SET Django sends is the time zone, a parameter PgBouncer
+    tracks and restores per client; minicrm takes no advisory locks and uses no LISTEN or
+    temporary tables; its row locks are transaction-scoped."""
+    if pooler not in POOLERS:
+        raise ImproperlyConfigured(f"DATABASE_POOLER must be one of {', '.join(repr(p) for p in POOLERS)}.")
+    if pooler != "pgbouncer" or config["ENGINE"] != "django.db.backends.postgresql":
+        return config
+    options = config.setdefault("OPTIONS", {})
+    if options.get("server_side_binding") or options.get("prepare_threshold") not in (None, "", "None"):
+        raise ImproperlyConfigured(
+            "DATABASE_POOLER=pgbouncer: server-side binding and prepared statements do not survive "
+            "transaction pooling; remove server_side_binding / prepare_threshold from DATABASE_URL."
+        )
+    options["prepare_threshold"] = None
+    config["DISABLE_SERVER_SIDE_CURSORS"] = True
+    return config
+
+
 def database_from_env() -> dict:
     url = os.environ.get("DATABASE_URL", "").strip()
     if url:
@@ -116,7 +148,7 @@ def database_from_env() -> dict:
         config["CONN_HEALTH_CHECKS"] = True
         if config["ENGINE"] == "django.db.backends.sqlite3":
             config.setdefault("OPTIONS", {}).update(SQLITE_OPTIONS)
-        return config
+        return pooler_safe(config, os.environ.get("DATABASE_POOLER", "").strip().lower())
     return {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": SQLITE_PATH,

@@ -2,14 +2,18 @@
 prefix and revoked. Each rule has a test that fails when the rule is removed."""
 
 import io
+import threading
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection, connections
+from django.test.utils import CaptureQueriesContext
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from crm.models import BotSource, Contact, IdempotencyKey, Lead
+from crm.services.accounts import api_token_revoke
 from crm.services.intake import contact_register
 from tests.factories import OperatorSourceFactory, SourceFactory
 
@@ -154,3 +158,46 @@ def test_admin_lists_key_prefixes_and_deleting_revokes(admin_client):
     r = admin_client.post(f"/admin/knox/authtoken/{token.pk}/delete/", {"post": "yes"})
     assert r.status_code == 302
     assert bot.get("/api/v1/contacts/").status_code == 401
+
+
+@pytest.mark.django_db(transaction=True)
+def test_key_revoked_through_the_service_is_refused_by_a_thread_that_already_used_it():
+    """Authentication compiles its lookup once per connection but caches no answer: a key
+    revoked elsewhere is refused on the next request of a worker that has just accepted it."""
+    src = SourceFactory()
+    bot, key = create_bot("bot_a")
+    statuses: list[int] = []
+    revoked, asked = threading.Event(), threading.Event()
+
+    def worker() -> None:  # one worker thread: its own connection and compiled lookup
+        try:
+            post = lambda ext: bot.post("/api/v1/contacts/", {"external_id": ext, "source_id": src.pk}, format="json")  # noqa: E731
+            statuses.append(post("before").status_code)
+            asked.set()
+            revoked.wait(timeout=30)
+            statuses.append(post("after").status_code)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    asked.wait(timeout=30)
+    api_token_revoke(prefix=key[:10])
+    revoked.set()
+    thread.join(timeout=60)
+    assert statuses == [201, 401]
+    assert list(Contact.objects.values_list("lead__external_id", flat=True)) == ["before"]
+    assert not AuthToken.objects.filter(token_key=key[:15]).exists()
+
+
+def test_authentication_reads_the_key_on_every_request():
+    """The compiled lookup runs on every request, the same on the second request as on the
+    first: nothing answers from a cache."""
+    bot, _key = create_bot("bot_a")
+    lookups = []
+    for _ in range(2):
+        with CaptureQueriesContext(connection) as queries:
+            assert bot.get("/api/v1/contacts/").status_code == 200
+        lookups.append([q["sql"] for q in queries.captured_queries if "knox_authtoken" in q["sql"]])
+    assert len(lookups[0]) == 1
+    assert lookups[1] == lookups[0]
