@@ -1,4 +1,5 @@
-"""The staff site: Django's admin site with the project's titles and its extra pages.
+"""The staff site: Django's admin site with the project's titles, its extra pages, and a guard
+on every changelist it serves.
 
 It replaces `django.contrib.admin`'s default site (minicrm_project.apps.AdminConfig), the way
 Django's documentation overrides the default admin site. The screens themselves live in
@@ -6,15 +7,118 @@ crm/admin/; the site only assembles them. It must not import crm.admin at module
 the site is built while the admins are being discovered, and they register on it.
 """
 
-from django.contrib import admin
+import re
+
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import EmptyResultSet, FullResultSet, ValidationError
+from django.db import DataError, connections, transaction
 from django.urls import path
 from django.utils.translation import gettext_lazy as _
+
+
+class GuardedChangeList(ChangeList):
+    """A changelist whose query string cannot cause a 500.
+
+    Django's admin turns most bad lookups into its "invalid lookup" handling (a redirect with
+    `?e=1`), but not the ones that fail later: a date outside Python's range (`?created_at__year=9999`
+    has no end of year, `=0` no start), which fails when the SQL is compiled; a number too large
+    for the database in `__in`, or a NUL, which PostgreSQL refuses in text, when it runs; a regular
+    expression the database cannot compile; a `__range`, which a query string cannot express
+    (the admin passes its text on, and the ORM takes each character for a bound). All of them
+    become IncorrectLookupParameters here, before or while the page's count runs.
+    """
+
+    def get_queryset(self, request, exclude_parameters=None):
+        for key, values in self.filter_params.items():
+            if key.endswith("__range"):
+                raise IncorrectLookupParameters(f"{key}: a range cannot be given in a query string")
+            for value in values:
+                if "\x00" in value:
+                    raise IncorrectLookupParameters(f"{key}: NUL character")
+                if key.endswith("regex"):
+                    try:
+                        re.compile(value)
+                    except re.error as exc:
+                        raise IncorrectLookupParameters(f"{key}: {exc}") from exc
+        try:
+            queryset = super().get_queryset(request, exclude_parameters)
+            # Compiling builds every bound (year ranges, dates) without touching the database.
+            queryset.query.get_compiler(queryset.db).as_sql()
+        except (EmptyResultSet, FullResultSet):
+            pass
+        except (ValueError, OverflowError) as exc:
+            raise IncorrectLookupParameters(exc) from exc
+        return queryset
+
+    def get_results(self, request):
+        # What only the database (or its driver) can refuse: a regex in its dialect, a number out
+        # of its range. A savepoint keeps the request's transaction usable after the refusal.
+        try:
+            with transaction.atomic(using=self.queryset.db):
+                super().get_results(request)
+        except (DataError, OverflowError) as exc:
+            raise IncorrectLookupParameters(exc) from exc
+
+
+class GuardedAdminMixin:
+    """What the site adds to every ModelAdmin it registers, Django's and knox's included."""
+
+    def get_changelist(self, request, **kwargs):
+        changelist = super().get_changelist(request, **kwargs)
+        if issubclass(changelist, GuardedChangeList):
+            return changelist
+        if changelist is ChangeList:
+            return GuardedChangeList
+        return type(f"Guarded{changelist.__name__}", (GuardedChangeList, changelist), {})
+
+    def response_action(self, request, queryset):
+        # The list's actions read the ticked rows' ids from the POST and filter on them only
+        # when the action runs: an id that is not one ("x", a NUL, a number beyond the column)
+        # would fail there. Refuse the selection as the admin refuses an empty one.
+        selected = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
+        if not all(self._is_primary_key(value, queryset.db) for value in selected):
+            self.message_user(
+                request, _("The selection names rows that do not exist; nothing was changed."), messages.ERROR
+            )
+            return None
+        return super().response_action(request, queryset)
+
+    def _is_primary_key(self, value: str, using: str) -> bool:
+        pk = self.model._meta.pk
+        if "\x00" in value:
+            return False
+        try:
+            python = pk.to_python(value)
+        except ValidationError:
+            return False
+        if isinstance(python, int):
+            low, high = connections[using].ops.integer_field_range(pk.get_internal_type())
+            return (low is None or python >= low) and (high is None or python <= high)
+        return True
+
+    def get_search_results(self, request, queryset, search_term):
+        # PostgreSQL text cannot hold NUL: a search term with one (the list's search, or an
+        # autocomplete widget's `term`) would reach the database and fail. Drop it.
+        return super().get_search_results(request, queryset, search_term.replace("\x00", ""))
 
 
 class MinicrmAdminSite(admin.AdminSite):
     site_header = _("minicrm staff workspace")
     site_title = _("minicrm")
     index_title = _("Routing set-up and daily work")
+
+    def register(self, model_or_iterable, admin_class=None, **options):
+        admin_class = admin_class or admin.ModelAdmin
+        if not issubclass(admin_class, GuardedAdminMixin):
+            admin_class = type(
+                admin_class.__name__,
+                (GuardedAdminMixin, admin_class),
+                {"__module__": admin_class.__module__, "__doc__": admin_class.__doc__},
+            )
+        super().register(model_or_iterable, admin_class, **options)
 
     def get_urls(self):
         # An extra page behind the admin's own staff login, as django.contrib.auth's admin

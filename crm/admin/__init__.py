@@ -10,6 +10,9 @@
 - dashboard: the routing dashboard, added to the admin site by its `get_urls()`
   (minicrm_project/admin.py).
 
+The site (minicrm_project/admin.py) adds a guard to every admin it registers: no query string,
+search term or action selection typed on a changelist can make it fail.
+
 Importing this package registers the admins (Django's autodiscover does it).
 """
 

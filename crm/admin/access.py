@@ -4,12 +4,11 @@ API keys. Mostly read-only: history stays as it was written, keys are issued by 
 from django.contrib import admin
 from knox.models import AuthToken
 
-from crm.admin.service_bridge import NulSafeSearchMixin
 from crm.models import BotSource, IdempotencyKey, RoutingChange
 
 
 @admin.register(RoutingChange)
-class RoutingChangeAdmin(NulSafeSearchMixin, admin.ModelAdmin):
+class RoutingChangeAdmin(admin.ModelAdmin):
     """Who changed which operator, source or weight, and when. Read-only: history."""
 
     list_display = ["created_at", "actor_name", "action", "object_type", "object_id", "object_repr", "changes"]
@@ -28,7 +27,7 @@ class RoutingChangeAdmin(NulSafeSearchMixin, admin.ModelAdmin):
 
 
 @admin.register(BotSource)
-class BotSourceAdmin(NulSafeSearchMixin, admin.ModelAdmin):
+class BotSourceAdmin(admin.ModelAdmin):
     """Bots bound to sources. A bot with no binding may post to every source."""
 
     list_display = ["user", "source", "created_at"]
@@ -39,7 +38,7 @@ class BotSourceAdmin(NulSafeSearchMixin, admin.ModelAdmin):
 
 
 @admin.register(IdempotencyKey)
-class IdempotencyKeyAdmin(NulSafeSearchMixin, admin.ModelAdmin):
+class IdempotencyKeyAdmin(admin.ModelAdmin):
     list_display = ["key", "user", "response_status", "contact", "created_at"]
     search_fields = ["key", "user__username"]
     readonly_fields = ["user", "key", "fingerprint", "response_status", "response_body", "contact", "created_at"]
@@ -54,7 +53,7 @@ admin.site.unregister(AuthToken)
 
 
 @admin.register(AuthToken)
-class ApiKeyAdmin(NulSafeSearchMixin, admin.ModelAdmin):
+class ApiKeyAdmin(admin.ModelAdmin):
     list_display = ["token_key", "user", "created", "expiry"]
     list_select_related = ["user"]
     search_fields = ["token_key", "user__username"]

@@ -14,7 +14,6 @@ from django.utils.translation import gettext_lazy as _
 
 from crm.admin.display import CSS, render_decision
 from crm.admin.leads import normalised_external_id
-from crm.admin.service_bridge import NulSafeSearchMixin
 from crm.errors import DomainError
 from crm.models import Contact, Operator
 from crm.services.contacts import contact_close, contact_reassign
@@ -48,7 +47,7 @@ class ContactActionForm(helpers.ActionForm):
 
 
 @admin.register(Contact)
-class ContactAdmin(NulSafeSearchMixin, admin.ModelAdmin):
+class ContactAdmin(admin.ModelAdmin):
     list_display = ["id", "lead", "source", "operator_display", "status", "created_at", "closed_at"]
     list_display_links = ["id", "lead"]
     list_filter = ["status", WaitingFilter, "source", "operator", "unassigned_reason"]

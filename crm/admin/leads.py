@@ -8,7 +8,6 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from crm.admin.display import CSS
-from crm.admin.service_bridge import NulSafeSearchMixin
 from crm.errors import DomainError
 from crm.models import Lead, Operator, Source
 from crm.selectors import LEAD_RECENT_CONTACTS, lead_get_with_recent_contacts
@@ -24,7 +23,7 @@ def normalised_external_id(term: str) -> str | None:
 
 
 @admin.register(Lead)
-class LeadAdmin(NulSafeSearchMixin, admin.ModelAdmin):
+class LeadAdmin(admin.ModelAdmin):
     list_display = ["external_id", "created_at", "contacts_link"]
     search_fields = ["external_id"]
     search_help_text = _("External id, as the bots send it: case and surrounding spaces do not matter.")

@@ -10,7 +10,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from crm.admin.display import CSS, load_bar
-from crm.admin.service_bridge import NulSafeSearchMixin, ServiceFormMixin, adopt
+from crm.admin.service_bridge import ServiceFormMixin, adopt
 from crm.admin.weights import LINK_MESSAGES, LinksSavedByServicesMixin, SourceWeightInline
 from crm.errors import DomainError
 from crm.models import MAX_CAPACITY, Contact, Operator
@@ -67,7 +67,7 @@ class LoadFilter(admin.SimpleListFilter):
 
 
 @admin.register(Operator)
-class OperatorAdmin(NulSafeSearchMixin, LinksSavedByServicesMixin, admin.ModelAdmin):
+class OperatorAdmin(LinksSavedByServicesMixin, admin.ModelAdmin):
     form = OperatorAdminForm
     list_display = ["name", "is_active", "load_display", "sources_display"]
     list_display_links = ["name"]

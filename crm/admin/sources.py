@@ -11,7 +11,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from crm.admin.display import CSS, percent
-from crm.admin.service_bridge import NulSafeSearchMixin, ServiceFormMixin, adopt
+from crm.admin.service_bridge import ServiceFormMixin, adopt
 from crm.admin.weights import LINK_MESSAGES, LinksSavedByServicesMixin, OperatorWeightInline
 from crm.models import Contact, Source
 from crm.services import routing_config
@@ -24,7 +24,7 @@ class SourceAdminForm(ServiceFormMixin, forms.ModelForm):
 
 
 @admin.register(Source)
-class SourceAdmin(NulSafeSearchMixin, LinksSavedByServicesMixin, admin.ModelAdmin):
+class SourceAdmin(LinksSavedByServicesMixin, admin.ModelAdmin):
     form = SourceAdminForm
     list_display = ["name", "weights_display", "waiting_display", "strategy", "affinity"]
     search_fields = ["name"]
