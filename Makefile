@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test lint check bench clean
+.PHONY: run test lint check bench clean reset
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,11 +19,14 @@ $(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@ $(VENV)/.runtime-installed
 
+# The task worker (huey's consumer) runs beside gunicorn and stops with it (README,
+# "Background work").
 run: $(VENV)/.runtime-installed
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py createcachetable
 	$(BIN)/python manage.py bootstrap_local
 	@echo "Serving on http://127.0.0.1:$(PORT)  (API docs: /docs, admin: /admin/)"
+	$(BIN)/python manage.py run_huey & trap 'kill $$! 2>/dev/null' EXIT INT TERM; \
 	PORT=$(PORT) $(BIN)/gunicorn -c gunicorn.conf.py minicrm_project.wsgi
 
 test: $(VENV)/.dev-installed
@@ -51,6 +54,17 @@ $(VENV)/.bench-installed: requirements.txt bench/requirements.txt | $(BIN)/pytho
 bench: $(VENV)/.bench-installed
 	@command -v wrk >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq wrk; }
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+	$(BIN)/python -m bench.http_layer all $(findstring --quick,$(BENCH_ARGS))
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest-db.sqlite3* .pytest_cache
+
+# Start the local demo over: delete the embedded SQLite database, so that the next `make run`
+# sets up the demo again and prints new credentials. A DATABASE_URL database is never touched.
+SQLITE_PATH ?= db.sqlite3
+
+reset:
+	@if [ -n "$$DATABASE_URL" ]; then \
+	  echo "DATABASE_URL is set: make reset deletes only the embedded SQLite database; drop yours yourself." >&2; exit 1; fi
+	rm -f "$(SQLITE_PATH)" "$(SQLITE_PATH)-wal" "$(SQLITE_PATH)-shm"
+	@echo "The local database is gone: \`make run\` sets up the demo again and prints new credentials."

@@ -19,7 +19,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from bench.run import ROOT, Bench
+from bench.load import Load
+from bench.servers import ROOT, Servers, pg_db
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/minicrm_bench_ab"
 
@@ -44,29 +45,30 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None)
     args = parser.parse_args()
 
-    bench = Bench(argparse.Namespace(workers=args.workers, duration=args.duration))
-    db = bench.pg_db(args.pg_url)
-    setup = bench.reset(db)
+    servers = Servers(workers=args.workers)
+    load = Load(servers, duration=args.duration)
+    db = pg_db(args.pg_url)
+    setup = servers.reset(db)
     groups = [args.patches] if args.combine else [[p] for p in args.patches]
     targets = [("baseline", "baseline", args.port), ("current", "intake", args.port)]
-    bench.start_server(db, args.port)
+    servers.start(db, args.port)
     for i, group in enumerate(groups, start=1):
         name = "+".join(p.stem for p in group)
-        bench.start_server(db, args.port + i, cwd=scratch_copy(group))
+        servers.start(db, args.port + i, cwd=scratch_copy(group))
         targets.append((name, "intake", args.port + i))
     results: dict[str, list[dict]] = {name: [] for name, _, _ in targets}
     try:
         for _, mode, port in targets:  # warm-up: every worker imports and connects
-            bench.wrk(port, mode, args.conns, 2, setup["bot_key"], setup["source_ids"], f"w{port}{mode[0]}")[0].wait()
+            load.wrk(port, mode, args.conns, 2, setup["bot_key"], setup["source_ids"], f"w{port}{mode[0]}")[0].wait()
         for r in range(args.rounds):
             order = targets[r % len(targets) :] + targets[: r % len(targets)]
             for name, mode, port in order:
-                run = bench.measure(
+                run = load.measure(
                     db=db, scenario="ab", mode=mode, conns=args.conns, setup=setup, ports=[port], label=name[:8]
                 )
                 results[name].append(run)
     finally:
-        bench.stop_servers()
+        servers.stop_all()
     print()
     print(f"{'variant':40} {'req/s':>7} {'p50 ms':>7} {'ratio':>6} {'app CPU':>8} {'db CPU':>7}  ratio per round")
     print(f"{'':40} {'median':>7} {'median':>7} {'median':>6} {'ms/req':>8} {'ms/req':>7}")

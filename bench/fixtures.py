@@ -38,6 +38,164 @@ BENCH_WEIGHTS = {
     "whatsapp": [("op08", 50), ("op09", 30), ("op10", 20)],
 }
 BULK_PREFIX = "bulk-"
+# Leads' profiles for the bulk load: names from common first and last names, phones and the
+# number in an email spread by a multiplicative hash of the lead's number, so the trigram
+# indexes see the letter and digit frequencies of real data (a synthetic "user123@" on every
+# row would make every search read a posting list of the whole table).
+FIRST_NAMES = [
+    "Anna",
+    "Maria",
+    "Olga",
+    "Elena",
+    "Irina",
+    "Natalia",
+    "Svetlana",
+    "Tatiana",
+    "Yulia",
+    "Daria",
+    "Ekaterina",
+    "Ksenia",
+    "Polina",
+    "Sofia",
+    "Alina",
+    "Victoria",
+    "Ivan",
+    "Alexei",
+    "Dmitry",
+    "Sergey",
+    "Andrei",
+    "Mikhail",
+    "Nikolai",
+    "Pavel",
+    "Roman",
+    "Oleg",
+    "Artem",
+    "Maxim",
+    "Igor",
+    "Boris",
+    "Denis",
+    "Egor",
+    "Fedor",
+    "Gleb",
+    "Kirill",
+    "Lev",
+    "Mark",
+    "Nikita",
+    "Timur",
+    "Yaroslav",
+    "John",
+    "Emma",
+    "Liam",
+    "Olivia",
+    "Noah",
+    "Sophie",
+    "Lucas",
+    "Mia",
+    "Leon",
+    "Clara",
+]
+LAST_NAMES = [
+    "Ivanov",
+    "Smirnov",
+    "Kuznetsov",
+    "Popov",
+    "Vasiliev",
+    "Petrov",
+    "Sokolov",
+    "Mikhailov",
+    "Novikov",
+    "Fedorov",
+    "Morozov",
+    "Volkov",
+    "Alekseev",
+    "Lebedev",
+    "Semenov",
+    "Egorov",
+    "Pavlov",
+    "Kozlov",
+    "Stepanov",
+    "Nikolaev",
+    "Orlov",
+    "Andreev",
+    "Makarov",
+    "Nikitin",
+    "Zakharov",
+    "Zaitsev",
+    "Soloviev",
+    "Borisov",
+    "Yakovlev",
+    "Grigoriev",
+    "Romanov",
+    "Vorobiev",
+    "Sergeev",
+    "Kuzmin",
+    "Frolov",
+    "Alexandrov",
+    "Dmitriev",
+    "Korolev",
+    "Gusev",
+    "Kiselev",
+    "Ilyin",
+    "Maximov",
+    "Polyakov",
+    "Sorokin",
+    "Vinogradov",
+    "Kovalev",
+    "Belov",
+    "Medvedev",
+    "Antonov",
+    "Tarasov",
+    "Zhukov",
+    "Baranov",
+    "Filippov",
+    "Komarov",
+    "Davydov",
+    "Belyaev",
+    "Gerasimov",
+    "Bogdanov",
+    "Osipov",
+    "Sidorov",
+    "Matveev",
+    "Titov",
+    "Markov",
+    "Mironov",
+    "Krylov",
+    "Kulikov",
+    "Karpov",
+    "Vlasov",
+    "Melnikov",
+    "Denisov",
+    "Gavrilov",
+    "Tikhonov",
+    "Kazakov",
+    "Afanasiev",
+    "Danilov",
+    "Savelyev",
+    "Timofeev",
+    "Fomin",
+    "Chernov",
+    "Abramov",
+    "Martynov",
+    "Efimov",
+    "Fedotov",
+    "Shcherbakov",
+    "Nazarov",
+    "Kalinin",
+    "Isaev",
+    "Chernyshev",
+    "Bykov",
+    "Smith",
+    "Jones",
+    "Brown",
+    "Miller",
+    "Wilson",
+    "Taylor",
+    "Clark",
+    "Walker",
+    "Wright",
+    "Hall",
+]
+DOMAINS = ["gmail.com", "mail.ru", "yandex.ru", "outlook.com", "example.org"]
 
 
 def bench_setup() -> dict:
@@ -93,15 +251,13 @@ def bench_bulk_load(*, contacts: int, contacts_per_lead: int = 2) -> dict:
         series = "WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < %s) SELECT n FROM s"
     pair_values = ", ".join(f"({i}, {s}, {o})" for i, (s, o) in enumerate(pairs))
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO crm_lead (external_id, created_at) SELECT %s || n, %s FROM ({series}) AS seq ORDER BY n",
-            [tag, now, n_leads],
-        )
+        cursor.execute(*_lead_insert(series=series, tag=tag, now=now, n_leads=n_leads))
         cursor.execute(
             f"""
             INSERT INTO crm_contact
-                (lead_id, source_id, operator_id, status, unassigned_reason, assignment, created_at, closed_at)
-            SELECT l.id, p.source_id, p.operator_id, 'closed', '', '{{}}', %s, %s
+                (lead_id, source_id, operator_id, status, unassigned_reason, assignment, message, metadata,
+                 created_at, closed_at)
+            SELECT l.id, p.source_id, p.operator_id, 'closed', '', '{{}}', 'Hello!', '{{}}', %s, %s
             FROM crm_lead AS l
             CROSS JOIN ({series}) AS k
             JOIN (VALUES {pair_values}) AS p (idx, source_id, operator_id)
@@ -114,8 +270,9 @@ def bench_bulk_load(*, contacts: int, contacts_per_lead: int = 2) -> dict:
             else f"""
             WITH p (idx, source_id, operator_id) AS (VALUES {pair_values})
             INSERT INTO crm_contact
-                (lead_id, source_id, operator_id, status, unassigned_reason, assignment, created_at, closed_at)
-            SELECT l.id, p.source_id, p.operator_id, 'closed', '', '{{}}', %s, %s
+                (lead_id, source_id, operator_id, status, unassigned_reason, assignment, message, metadata,
+                 created_at, closed_at)
+            SELECT l.id, p.source_id, p.operator_id, 'closed', '', '{{}}', 'Hello!', '{{}}', %s, %s
             FROM crm_lead AS l
             CROSS JOIN ({series}) AS k
             JOIN p ON p.idx = (l.id * {contacts_per_lead} + k.n) %% {len(pairs)}
@@ -126,8 +283,57 @@ def bench_bulk_load(*, contacts: int, contacts_per_lead: int = 2) -> dict:
             [now, now, contacts_per_lead, tag + "%", missing],
         )
     with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")
+        if connection.vendor == "postgresql":
+            # As autovacuum would soon after such a load: merges the GIN indexes' pending lists
+            # (a search would otherwise scan them entry by entry) and sets the visibility map.
+            cursor.execute("VACUUM ANALYZE crm_lead")
+            cursor.execute("ANALYZE")
+        else:
+            cursor.execute("ANALYZE")
     return {"contacts": Contact.objects.count(), "added_contacts": missing, "added_leads": n_leads}
+
+
+def _lead_insert(*, series: str, tag: str, now, n_leads: int) -> tuple[str, list]:
+    """INSERT ... SELECT of `n_leads` leads with profiles (one statement, both databases)."""
+
+    def values(names: list[str]) -> str:
+        return ", ".join(f"({i}, '{name}')" for i, name in enumerate(names))
+
+    h = "((seq.n * 2654435761) %% 4294967296)"  # Knuth's multiplicative hash of the number
+    name = "f.v || ' ' || l.v"
+    sql = f"""
+        WITH f (i, v) AS (VALUES {values(FIRST_NAMES)}),
+             l (i, v) AS (VALUES {values(LAST_NAMES)}),
+             d (i, v) AS (VALUES {values(DOMAINS)})
+        INSERT INTO crm_lead (external_id, name, name_search, phone, email, created_at, last_seen_at)
+        SELECT %s || seq.n, {name}, ' ' || lower({name}),
+               '+79' || substr(CAST(1000000000 + ({h} * 48271 %% 1000000000) AS TEXT), 2),
+               lower(f.v) || '.' || lower(l.v) || CAST(({h} / 7) %% 1000 AS TEXT) || '@' || d.v,
+               %s, %s
+        FROM ({series}) AS seq
+        JOIN f ON f.i = {h} %% {len(FIRST_NAMES)}
+        JOIN l ON l.i = ({h} / {len(FIRST_NAMES)}) %% {len(LAST_NAMES)}
+        JOIN d ON d.i = ({h} / 100003) %% {len(DOMAINS)}
+        ORDER BY seq.n
+    """
+    return sql, [tag, now, now, n_leads]
+
+
+def bench_search_terms(*, count: int = 300) -> list[str]:
+    """Search terms as staff type them, taken from the first leads (which exist at every size
+    of the growth scenario, so each size searches for the same people): a full name, a phone
+    written the usual way, an email's local part, in turn."""
+    terms = []
+    for i, lead in enumerate(Lead.objects.exclude(name="").order_by("id")[:count]):
+        kind = i % 3
+        if kind == 0:
+            terms.append(lead.name)
+        elif kind == 1:
+            digits = lead.phone[2:]  # +7 9xx xxx xx xx
+            terms.append(f"+7 ({digits[:3]}) {digits[3:6]}-{digits[6:8]}-{digits[8:]}")
+        else:
+            terms.append(lead.email.split("@")[0])
+    return terms
 
 
 def bench_snapshot() -> dict:

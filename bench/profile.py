@@ -17,7 +17,8 @@ import argparse
 import os
 import time
 
-from bench.run import Bench, cpu_seconds
+from bench.load import cpu_seconds
+from bench.servers import Servers, pg_db
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/minicrm_bench_prof"
 
@@ -32,9 +33,8 @@ def main() -> None:
     parser.add_argument("--pg-url", default=DEFAULT_URL)
     args = parser.parse_args()
 
-    bench = Bench(argparse.Namespace(workers=1, duration=0))
-    db = bench.pg_db(args.pg_url)
-    setup = bench.reset(db)
+    db = pg_db(args.pg_url)
+    setup = Servers(workers=1).reset(db)
     os.environ.update(DJANGO_SETTINGS_MODULE="minicrm_project.settings.bench", DATABASE_URL=args.pg_url)
     import django
 

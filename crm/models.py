@@ -8,21 +8,73 @@ keep in step with the contacts under a row lock, and a CHECK that the counter ne
 """
 
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVector
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Length, Lower, Trim
-from django.db.models.lookups import LessThanOrEqual
+from django.db.models.lookups import GreaterThanOrEqual, LessThanOrEqual
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 NAME_MAX_LENGTH = 100
 EXTERNAL_ID_MAX_LENGTH = 255
+LEAD_NAME_MAX_LENGTH = 200
+# A canonical phone is E.164: "+" and at most 15 digits (crm.services.leads.phone_normalise).
+PHONE_MAX_LENGTH = 16
+EMAIL_MAX_LENGTH = 254
+MESSAGE_MAX_LENGTH = 4000
+METADATA_MAX_BYTES = 4096
 MAX_WEIGHT = 1000
 MAX_CAPACITY = 100_000
+# Ids are 64-bit integers: a larger number given as input is refused before it reaches a query.
+MAX_ID = 2**63 - 1
+# An id in a URL path: every number of up to 18 digits fits in MAX_ID; anything else is a 404.
+ID_PATH_REGEX = rf"[0-9]{{1,{len(str(MAX_ID)) - 1}}}"
+MAX_PATH_ID = 10 ** (len(str(MAX_ID)) - 1) - 1
+
+
+def id_from_text(text: str) -> int | None:
+    """`text` as a number that can be an id column's value (ASCII digits, at most MAX_ID), else
+    None. Never int() on an overlong string (Python refuses over 4300 digits with an error)."""
+    if not (text.isascii() and text.isdigit() and len(text) <= len(str(MAX_ID))):
+        return None
+    value = int(text)
+    return value if value <= MAX_ID else None
+
+
+class OperatorAvailability(models.TextChoices):
+    """What the operator says of himself. Only online operators receive new contacts."""
+
+    ONLINE = "online", _("online")
+    AWAY = "away", _("away")
+    OFFLINE = "offline", _("offline")
 
 
 class Operator(models.Model):
+    Availability = OperatorAvailability
+
     name = models.CharField(_("name"), max_length=NAME_MAX_LENGTH)
     is_active = models.BooleanField(_("active"), default=True)
+    # His own login (optional). Operators without one are managed by staff, as always, and
+    # are never auto-away. Unique by the one-to-one; a deleted user leaves the operator.
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="operator",
+        verbose_name=_("login"),
+    )
+    # Online by default: operators without a login keep receiving contacts as before.
+    availability = models.CharField(
+        _("availability"), max_length=16, choices=Availability.choices, default=Availability.ONLINE
+    )
+    availability_changed_at = models.DateTimeField(_("availability since"), null=True, blank=True, editable=False)
+    # His last activity (workspace page or API call), written at most once a minute. With a
+    # login and nothing newer than OPERATOR_AWAY_AFTER he counts as away for routing: the
+    # rule is part of eligibility (crm.services.assignment), no job has to run.
+    last_seen_at = models.DateTimeField(_("last seen"), null=True, blank=True, editable=False)
     max_load = models.PositiveIntegerField(_("max load"), default=10)
     # Number of this operator's open contacts. Stored, not counted, so the capacity rule is a
     # CHECK the database enforces and reading a load costs one row whatever the history.
@@ -43,16 +95,24 @@ class Operator(models.Model):
             ),
             models.CheckConstraint(condition=Q(open_load__gte=0), name="crm_operator_load_non_negative"),
             models.CheckConstraint(condition=Q(open_load__lte=F("max_load")), name="crm_operator_load_within_capacity"),
+            models.CheckConstraint(
+                condition=Q(availability__in=OperatorAvailability.values), name="crm_operator_availability_valid"
+            ),
         ]
 
     def __str__(self) -> str:
         return self.name
 
 
+class SourceStrategy(models.TextChoices):
+    """How a source chooses among its eligible operators."""
+
+    RANDOM = "random", _("weighted random")
+    SMOOTH = "smooth", _("smooth (deterministic, by weight)")
+
+
 class Source(models.Model):
-    class Strategy(models.TextChoices):
-        RANDOM = "random", _("weighted random")
-        SMOOTH = "smooth", _("smooth (deterministic, by weight)")
+    Strategy = SourceStrategy
 
     name = models.CharField(_("name"), max_length=NAME_MAX_LENGTH)
     strategy = models.CharField(
@@ -76,7 +136,7 @@ class Source(models.Model):
         constraints = [
             models.UniqueConstraint(Lower("name"), name="crm_source_name_unique_ci"),
             models.CheckConstraint(condition=~Q(name=""), name="crm_source_name_not_blank"),
-            models.CheckConstraint(condition=Q(strategy__in=["random", "smooth"]), name="crm_source_strategy_valid"),
+            models.CheckConstraint(condition=Q(strategy__in=SourceStrategy.values), name="crm_source_strategy_valid"),
         ]
 
     def __str__(self) -> str:
@@ -115,10 +175,24 @@ class OperatorSource(models.Model):
 
 
 class Lead(models.Model):
-    """An end client, identified by a normalised external id (stripped, lower-cased)."""
+    """An end client, identified by a normalised external id (stripped, lower-cased), with the
+    profile his contacts told us: name, phone (E.164), email (lower-cased). `created_at` is
+    when he was first seen, `last_seen_at` his latest contact. Only crm.services.leads writes
+    the profile (a later non-empty value wins, an empty one never erases)."""
 
     external_id = models.CharField(_("external id"), max_length=EXTERNAL_ID_MAX_LENGTH, unique=True)
-    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    name = models.CharField(_("name"), max_length=LEAD_NAME_MAX_LENGTH, blank=True, default="")
+    # The name's words for search, lower-cased by Python and each preceded by one space
+    # (" anna petrova"; crm.services.leads.lead_name_search): SQLite's LOWER() knows only
+    # ASCII, and the leading spaces make "a word starts with w" a plain `LIKE '% w%'`.
+    name_search = models.TextField(blank=True, default="", editable=False)
+    phone = models.CharField(_("phone"), max_length=PHONE_MAX_LENGTH, blank=True, default="")
+    email = models.CharField(_("email"), max_length=EMAIL_MAX_LENGTH, blank=True, default="")
+    created_at = models.DateTimeField(_("first seen"), auto_now_add=True)
+    last_seen_at = models.DateTimeField(_("last seen"), default=timezone.now)
+    # Set by crm.services.leads.lead_erase: the profile, the external id (now a random token)
+    # and the contacts' messages and metadata were erased on request.
+    erased_at = models.DateTimeField(_("personal data erased"), null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("lead")
@@ -127,6 +201,16 @@ class Lead(models.Model):
         indexes = [
             # Admin's date hierarchy on leads.
             models.Index(fields=["created_at"], name="crm_lead_created_idx"),
+            # Lead search (crm.selectors.lead_search), OR-ed conditions each answered by its own
+            # index (created on PostgreSQL only, see migration 0006_lead_search_indexes):
+            # `external_id LIKE '%term%'`, `phone LIKE '%digits%'`, `email LIKE '%term%'` by
+            # trigram GIN indexes (a substring LIKE without reading the table), and the name's
+            # word prefixes, `to_tsvector('simple', name_search) @@ 'anna:* & petr:*'`, by a
+            # full-text GIN index (a name's trigrams, "ov " of every Ivanov, are too common).
+            GinIndex(fields=["external_id"], opclasses=["gin_trgm_ops"], name="crm_lead_external_id_trgm"),
+            GinIndex(SearchVector("name_search", config="simple"), name="crm_lead_name_fts"),
+            GinIndex(fields=["phone"], opclasses=["gin_trgm_ops"], name="crm_lead_phone_trgm"),
+            GinIndex(fields=["email"], opclasses=["gin_trgm_ops"], name="crm_lead_email_trgm"),
         ]
         constraints = [
             models.CheckConstraint(condition=~Q(external_id=""), name="crm_lead_external_id_not_blank"),
@@ -137,24 +221,97 @@ class Lead(models.Model):
                 condition=LessThanOrEqual(Length("external_id"), EXTERNAL_ID_MAX_LENGTH),
                 name="crm_lead_external_id_length",
             ),
+            models.CheckConstraint(condition=Q(name=Trim("name")), name="crm_lead_name_trimmed"),
+            # E.164: empty, or "+" and 3 to 15 digits (the digits are the service's to check).
+            models.CheckConstraint(
+                condition=Q(phone="")
+                | (
+                    Q(phone__startswith="+")
+                    & Q(GreaterThanOrEqual(Length("phone"), 4))
+                    & Q(LessThanOrEqual(Length("phone"), PHONE_MAX_LENGTH))
+                ),
+                name="crm_lead_phone_e164",
+            ),
+            models.CheckConstraint(condition=Q(email=Lower(Trim("email"))), name="crm_lead_email_normalised"),
         ]
 
     def __str__(self) -> str:
         return self.external_id
 
 
+class ContactStatus(models.TextChoices):
+    OPEN = "open", _("open")
+    CLOSED = "closed", _("closed")
+
+
+class UnassignedReason(models.TextChoices):
+    """Why a contact waits without an operator (stored on the contact and in its decision)."""
+
+    NO_OPERATORS = "no_operators", _("no operators linked to the source")
+    ALL_INACTIVE = "all_inactive", _("all linked operators are inactive")
+    ALL_PAUSED = "all_paused", _("all active operators have weight 0")
+    ALL_AT_CAPACITY = "all_at_capacity", _("all eligible operators are at capacity")
+    NOBODY_ONLINE = "nobody_online", _("no operator with room is online")
+
+
+# --- The decision record (Contact.assignment): its words -------------------------------------
+# Written by crm.services.assignment (Decision.record), documented by the API's serializers,
+# shown by the admin. The labels are what staff read.
+
+
+class AssignmentVia(models.TextChoices):
+    """Which path put the contact where it is."""
+
+    INTAKE = "intake", _("on registration")
+    QUEUE = "queue", _("from the waiting queue")
+    REASSIGN = "reassign", _("reassigned")
+    REDISTRIBUTE = "redistribute", _("returned to the queue (operator deactivated)")
+    TRANSFER = "transfer", _("transferred")
+
+
+class DecisionStrategy(models.TextChoices):
+    """The source's strategy at the time of the decision, or "manual" (staff chose)."""
+
+    RANDOM = SourceStrategy.RANDOM.value, _("weighted random")
+    SMOOTH = SourceStrategy.SMOOTH.value, _("smooth")
+    MANUAL = "manual", _("by hand")
+
+
+class AffinityOutcome(models.TextChoices):
+    """Lead affinity on a source that has it on (the record holds null when it is off)."""
+
+    HIT = "hit", _("the lead's previous operator took it")
+    MISS = "miss", _("the lead's previous operator could not take it")
+    NO_HISTORY = "no_history", _("no earlier contact of this lead here")
+
+
+class Exclusion(models.TextChoices):
+    """Why a candidate operator could not take the contact (null in the record: eligible)."""
+
+    INACTIVE = "inactive", _("inactive")
+    PAUSED = "paused", _("paused (weight 0)")
+    AWAY = "away", _("away")
+    OFFLINE = "offline", _("offline")
+    FULL = "full", _("full")
+    CURRENT = "current", _("current operator")
+
+
+# A contact waits for an operator: open, nobody assigned. The queue, the stats, the admin and
+# the partial index crm_contact_waiting_idx all use this one condition.
+CONTACT_WAITING = Q(status=ContactStatus.OPEN, operator__isnull=True)
+
+
+class ContactQuerySet(models.QuerySet):
+    def waiting(self) -> "ContactQuerySet":
+        """Contacts waiting for an operator (index crm_contact_waiting_idx by source)."""
+        return self.filter(CONTACT_WAITING)
+
+
 class Contact(models.Model):
     """One appeal of a lead through a source, assigned to an operator or waiting."""
 
-    class Status(models.TextChoices):
-        OPEN = "open", _("open")
-        CLOSED = "closed", _("closed")
-
-    class UnassignedReason(models.TextChoices):
-        NO_OPERATORS = "no_operators", _("no operators linked to the source")
-        ALL_INACTIVE = "all_inactive", _("all linked operators are inactive")
-        ALL_PAUSED = "all_paused", _("all active operators have weight 0")
-        ALL_AT_CAPACITY = "all_at_capacity", _("all eligible operators are at capacity")
+    Status = ContactStatus
+    UnassignedReason = UnassignedReason
 
     lead = models.ForeignKey(Lead, on_delete=models.PROTECT, related_name="contacts", verbose_name=_("lead"))
     source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="contacts", verbose_name=_("source"))
@@ -173,6 +330,10 @@ class Contact(models.Model):
     # The decision that put the contact where it is: strategy, affinity, every candidate
     # with weight, load and why it was excluded (see crm.services.assignment.Decision).
     assignment = models.JSONField(_("assignment decision"), default=dict, blank=True)
+    # What the lead wrote, and the channel's own data (a flat object of scalars, the channel's
+    # ids, UTM tags...), as the intake received them; blanked by an erasure.
+    message = models.TextField(_("message"), blank=True, default="")
+    metadata = models.JSONField(_("metadata"), default=dict, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
     # Who registered it (a bot, or staff): bots read back only their own contacts. PROTECT,
@@ -187,14 +348,19 @@ class Contact(models.Model):
         verbose_name=_("registered by"),
     )
 
+    objects = ContactQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("contact")
         verbose_name_plural = _("contacts")
         ordering = ["-id"]
         constraints = [
-            models.CheckConstraint(condition=Q(status__in=["open", "closed"]), name="crm_contact_status_valid"),
+            models.CheckConstraint(condition=Q(status__in=ContactStatus.values), name="crm_contact_status_valid"),
             models.CheckConstraint(
-                condition=(Q(status="open", closed_at__isnull=True) | Q(status="closed", closed_at__isnull=False)),
+                condition=(
+                    Q(status=ContactStatus.OPEN, closed_at__isnull=True)
+                    | Q(status=ContactStatus.CLOSED, closed_at__isnull=False)
+                ),
                 name="crm_contact_closed_at_iff_closed",
             ),
             # A reason exactly when there is no operator, and only a known one.
@@ -203,10 +369,13 @@ class Contact(models.Model):
                     Q(operator__isnull=False, unassigned_reason="")
                     | Q(
                         operator__isnull=True,
-                        unassigned_reason__in=["no_operators", "all_inactive", "all_paused", "all_at_capacity"],
+                        unassigned_reason__in=UnassignedReason.values,
                     )
                 ),
                 name="crm_contact_reason_iff_unassigned",
+            ),
+            models.CheckConstraint(
+                condition=LessThanOrEqual(Length("message"), MESSAGE_MAX_LENGTH), name="crm_contact_message_length"
             ),
         ]
         indexes = [
@@ -217,20 +386,20 @@ class Contact(models.Model):
             # The waiting queue of a source, oldest first: open contacts without an operator.
             models.Index(
                 fields=["source", "id"],
-                condition=Q(operator__isnull=True, status="open"),
+                condition=CONTACT_WAITING,
                 name="crm_contact_waiting_idx",
             ),
             # Time windows: the distribution stats (created_at >= since) and admin's date hierarchy.
             models.Index(fields=["created_at"], name="crm_contact_created_idx"),
             # Recount of loads: open contacts per operator.
-            models.Index(fields=["operator"], condition=Q(status="open"), name="crm_contact_open_idx"),
+            models.Index(fields=["operator"], condition=Q(status=ContactStatus.OPEN), name="crm_contact_open_idx"),
         ]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.lead} via {self.source}"
 
 
-# --- Reliability and security (issue 5) ------------------------------------------------------
+# --- Access and reliability: bot bindings, idempotency keys, routing history ----------------
 
 IDEMPOTENCY_KEY_MAX_LENGTH = 255
 
@@ -326,3 +495,139 @@ class RoutingChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_name or '?'} {self.action} {self.object_repr}"
+
+
+class ThrottleBucket(models.Model):
+    """Rate-limit state of one client in one scope (crm.api.throttling, when the cache is not
+    Redis): the generic cell rate algorithm's "theoretical arrival time". Each request reads
+    and moves it in one atomic upsert; a row whose time has passed means the same as no row."""
+
+    key = models.CharField(_("client and scope"), max_length=200, primary_key=True)
+    # Seconds since the epoch; a float keeps sub-millisecond emission intervals (e.g. 100/s).
+    tat = models.FloatField(_("theoretical arrival time"))
+
+    class Meta:
+        verbose_name = _("rate limit bucket")
+        verbose_name_plural = _("rate limit buckets")
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class EventType(models.TextChoices):
+    """What happened. Stored in `Event.type` and sent as the webhook's event type."""
+
+    CONTACT_REGISTERED = "contact.registered", _("contact registered")
+    CONTACT_ASSIGNED = "contact.assigned", _("contact assigned")
+    CONTACT_WAITING = "contact.waiting", _("contact waiting")
+    CONTACT_CLOSED = "contact.closed", _("contact closed")
+    CONTACT_TRANSFERRED = "contact.transferred", _("contact transferred")
+    OPERATOR_AVAILABILITY_CHANGED = "operator.availability_changed", _("operator availability changed")
+    LEAD_ERASED = "lead.erased", _("lead erased")
+
+
+class ActorKind(models.TextChoices):
+    """Who caused an event: a bot (API client registering contacts), a staff user, an
+    operator working his own contacts, or the system (routing on its own, a command)."""
+
+    BOT = "bot", _("bot")
+    STAFF = "staff", _("staff")
+    OPERATOR = "operator", _("operator")
+    SYSTEM = "system", _("system")
+
+
+class EventVia(models.TextChoices):
+    """`Event.data["via"]`: the path that put a contact where it is — the decision record's
+    words (AssignmentVia), and "affinity" when the lead's previous operator took it."""
+
+    INTAKE = AssignmentVia.INTAKE.value, AssignmentVia.INTAKE.label
+    QUEUE = AssignmentVia.QUEUE.value, AssignmentVia.QUEUE.label
+    AFFINITY = "affinity", _("by lead affinity")
+    REASSIGN = AssignmentVia.REASSIGN.value, AssignmentVia.REASSIGN.label
+    TRANSFER = AssignmentVia.TRANSFER.value, AssignmentVia.TRANSFER.label
+    REDISTRIBUTE = AssignmentVia.REDISTRIBUTE.value, AssignmentVia.REDISTRIBUTE.label
+
+
+class Event(models.Model):
+    """The append-only, ordered log of what happened to contacts and operators: each row is
+    written by crm.services.events in the same transaction as the change it records, so
+    there is an event exactly when the change committed. `id` is the order (a contact's
+    timeline, the outgoing webhooks' outbox). Rows are never updated or deleted; the PROTECT
+    references keep what they point to. `data` holds ids and routing words, never key
+    material or personal data (an erased lead leaves no value behind here)."""
+
+    id = models.BigAutoField(primary_key=True)
+    occurred_at = models.DateTimeField(_("when"), default=timezone.now)
+    type = models.CharField(_("event"), max_length=40, choices=EventType.choices)
+    # No single-column index: crm_event_contact_idx (contact, id) starts with it.
+    contact = models.ForeignKey(
+        Contact,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="events",
+        db_index=False,
+        verbose_name=_("contact"),
+    )
+    # Indexed (Django's default for a reference): an operator's events, and the PROTECT check
+    # when an operator is deleted.
+    operator = models.ForeignKey(
+        Operator, on_delete=models.PROTECT, null=True, blank=True, related_name="events", verbose_name=_("operator")
+    )
+    # Repeated from the contact so that subscribers can filter by source without a join.
+    source = models.ForeignKey(
+        Source,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="events",
+        db_index=False,
+        verbose_name=_("source"),
+    )
+    actor_kind = models.CharField(_("actor"), max_length=16, choices=ActorKind.choices)
+    # Not indexed: nothing reads events by user; the one query that would (the PROTECT check
+    # when a user is deleted, a rare staff act) may scan, so the intake pays no extra index.
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+        verbose_name=_("by user"),
+    )
+    data = models.JSONField(_("details"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("event")
+        verbose_name_plural = _("events")
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(type__in=EventType.values), name="crm_event_type_valid"),
+            models.CheckConstraint(condition=Q(actor_kind__in=ActorKind.values), name="crm_event_actor_kind_valid"),
+            # A contact's event names its contact and source; an operator's, its operator.
+            models.CheckConstraint(
+                condition=~Q(type__startswith="contact.") | Q(contact__isnull=False, source__isnull=False),
+                name="crm_event_contact_event_has_contact",
+            ),
+            models.CheckConstraint(
+                condition=~Q(type__startswith="operator.") | Q(operator__isnull=False),
+                name="crm_event_operator_event_has_operator",
+            ),
+            # The system acts without a user; bots, staff and operators are users.
+            models.CheckConstraint(
+                condition=Q(actor_kind="system") | Q(actor_user__isnull=False),
+                name="crm_event_actor_user_unless_system",
+            ),
+        ]
+        indexes = [
+            # A contact's timeline, in order (GET /contacts/{id}/events/, the contact's admin page).
+            models.Index(fields=["contact", "id"], name="crm_event_contact_idx"),
+            # Events of one source in order (webhook endpoints bound to a source).
+            models.Index(fields=["source", "id"], name="crm_event_source_idx"),
+            # Events in a time window, in order (admin list, "since T" catch-up).
+            models.Index(fields=["occurred_at", "id"], name="crm_event_occurred_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.type}"

@@ -1,14 +1,13 @@
 import random
 import threading
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Permission
 from django.core.management import call_command
 from django.db import connection, connections
-from knox.models import AuthToken
-from rest_framework.test import APIClient
+from django.utils import timezone, translation
 
-from crm.services.accounts import bot_create
 from tests.factories import UserFactory
 
 
@@ -20,22 +19,17 @@ def django_db_setup(django_db_setup, django_db_blocker):
         call_command("createcachetable", verbosity=0)
 
 
+@pytest.fixture(autouse=True)
+def default_language(settings):
+    """Every test starts in the default language: LocaleMiddleware leaves the language of a
+    request (Accept-Language: ru, say) active in the thread after the response."""
+    with translation.override(settings.LANGUAGE_CODE):
+        yield
+
+
 @pytest.fixture
 def rng():
     return random.Random(20261126)
-
-
-def _client_for(user) -> APIClient:
-    client = APIClient()
-    _, key = AuthToken.objects.create(user=user, expiry=None)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
-    client.user = user
-    return client
-
-
-@pytest.fixture
-def anon_client():
-    return APIClient()
 
 
 @pytest.fixture
@@ -44,26 +38,6 @@ def staff_user(db):
     user = UserFactory(is_staff=True)
     user.user_permissions.set(Permission.objects.filter(content_type__app_label="crm"))
     return user
-
-
-@pytest.fixture
-def staff_client(staff_user):
-    return _client_for(staff_user)
-
-
-@pytest.fixture
-def bot_client(db):
-    user, key = bot_create(name="test_bot")
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
-    client.user = user
-    return client
-
-
-@pytest.fixture
-def plain_user_client(db):
-    """Authenticated, neither staff nor bot: may do nothing."""
-    return _client_for(UserFactory())
 
 
 def is_postgres() -> bool:
@@ -105,3 +79,19 @@ def run_concurrently(n: int, target) -> tuple[list, list]:
         t.join(timeout=120)
     assert not any(t.is_alive() for t in threads), "a worker thread hung"
     return results, errors
+
+
+class Clock:
+    """timezone.now() under the test's control: `advance(minutes=31)` moves time forward."""
+
+    def __init__(self, monkeypatch):
+        self.now = timezone.now()
+        monkeypatch.setattr(timezone, "now", lambda: self.now)
+
+    def advance(self, **kwargs) -> None:
+        self.now += timedelta(**kwargs)
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    return Clock(monkeypatch)

@@ -7,6 +7,7 @@ from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
@@ -16,6 +17,7 @@ from crm.admin.display import CSS, render_decision
 from crm.admin.leads import normalised_external_id
 from crm.errors import DomainError
 from crm.models import Contact, Operator
+from crm.selectors import contact_events
 from crm.services.contacts import contact_close, contact_reassign
 
 
@@ -65,6 +67,7 @@ class ContactAdmin(admin.ModelAdmin):
         "created_at",
         "closed_at",
         "decision",
+        "timeline",
     ]
     readonly_fields = fields
     actions = ["close_contacts", "reassign_contacts"]
@@ -115,6 +118,11 @@ class ContactAdmin(admin.ModelAdmin):
     def decision(self, obj):
         return render_decision(obj.assignment)
 
+    @admin.display(description=_("timeline"))
+    def timeline(self, obj):
+        events = contact_events(contact_id=obj.pk).select_related("operator")
+        return render_to_string("admin/crm/contact/timeline.html", {"events": events})
+
     def get_urls(self):
         info = self.opts.app_label, self.opts.model_name
         return [
@@ -151,7 +159,7 @@ class ContactAdmin(admin.ModelAdmin):
         return self._object_action(
             request,
             object_id,
-            lambda pk: contact_close(contact_id=pk),
+            lambda pk: contact_close(contact_id=pk, actor=request.user),
             lambda c: gettext("Contact #%(id)d is closed.") % {"id": c.pk},
         )
 
@@ -161,7 +169,7 @@ class ContactAdmin(admin.ModelAdmin):
         return self._object_action(
             request,
             object_id,
-            lambda pk: contact_reassign(contact_id=pk, operator_id=operator_id),
+            lambda pk: contact_reassign(contact_id=pk, operator_id=operator_id, actor=request.user),
             _reassigned_message,
         )
 
@@ -188,7 +196,7 @@ class ContactAdmin(admin.ModelAdmin):
         closed, errors = 0, []
         for contact_id in queryset.filter(status=Contact.Status.OPEN).values_list("pk", flat=True):
             try:
-                contact_close(contact_id=contact_id)
+                contact_close(contact_id=contact_id, actor=request.user)
                 closed += 1
             except DomainError as exc:
                 errors.append(exc.message)
@@ -208,7 +216,9 @@ class ContactAdmin(admin.ModelAdmin):
         moved, errors = 0, []
         for contact_id in queryset.filter(status=Contact.Status.OPEN).values_list("pk", flat=True):
             try:
-                contact_reassign(contact_id=contact_id, operator_id=operator.pk if operator else None)
+                contact_reassign(
+                    contact_id=contact_id, operator_id=operator.pk if operator else None, actor=request.user
+                )
                 moved += 1
             except DomainError as exc:
                 errors.append(f"#{contact_id}: {exc.message}")

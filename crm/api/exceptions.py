@@ -3,6 +3,7 @@
 import logging
 
 from django.db import IntegrityError, OperationalError
+from django.utils.translation import gettext as _
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -13,6 +14,16 @@ logger = logging.getLogger(__name__)
 
 # PostgreSQL: deadlock_detected, serialization_failure.
 RETRYABLE_SQLSTATES = {"40P01", "40001"}
+# PostgreSQL: lock_not_available (lock_timeout), query_canceled (statement_timeout).
+BUSY_SQLSTATES = {"55P03", "57014"}
+
+
+def database_busy(exc: Exception) -> bool:
+    """A statement gave up waiting: SQLite's busy timeout for the write lock, or PostgreSQL's
+    lock or statement timeout. The transaction was rolled back; the request may be retried."""
+    if not isinstance(exc, OperationalError):
+        return False
+    return getattr(exc.__cause__, "sqlstate", None) in BUSY_SQLSTATES or "database is locked" in str(exc)
 
 
 def exception_handler(exc, context):
@@ -25,7 +36,9 @@ def exception_handler(exc, context):
     if isinstance(exc, IntegrityError):
         # A constraint caught what validation could not see (a concurrent twin, say). The
         # transaction was rolled back: nothing half-written stays behind.
-        logger.warning("integrity error turned into 409: %s", exc)
+        # The first line names the constraint; PostgreSQL's DETAIL line quotes the row's
+        # values (a name, a phone...), which never go to the logs.
+        logger.warning("integrity error turned into 409: %s", str(exc).splitlines()[0] if str(exc) else "")
         return Response(
             {"detail": "The request conflicts with the current data; nothing was changed.", "code": "conflict"},
             status=status.HTTP_409_CONFLICT,
@@ -33,9 +46,16 @@ def exception_handler(exc, context):
     if isinstance(exc, OperationalError) and getattr(exc.__cause__, "sqlstate", None) in RETRYABLE_SQLSTATES:
         # A deadlock or serialization failure: the lock order is meant to make these
         # impossible, but if one happens the transaction was rolled back and a retry is safe.
-        logger.error("retryable database error turned into 409: %s", exc)
+        logger.error("retryable database error turned into 409: %s", str(exc).splitlines()[0] if str(exc) else "")
         return Response(
             {"detail": "A concurrent change got in the way; nothing was changed. Retry the request.", "code": "retry"},
             status=status.HTTP_409_CONFLICT,
+        )
+    if database_busy(exc):
+        logger.error("database busy, turned into 503: %s", exc)
+        return Response(
+            {"detail": _("The database is busy; nothing was changed. Retry the request."), "code": "busy"},
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": "1"},
         )
     return drf_exception_handler(exc, context)

@@ -1,6 +1,8 @@
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import CursorPagination
 
+from crm.models import id_from_text
+
 
 class IdCursorPagination(CursorPagination):
     """Cursor pagination on the primary key: a stable order, a bounded page, and no
@@ -46,8 +48,6 @@ class IdCursorPagination(CursorPagination):
         # The position is compared with the id column: anything but a plain id (a forged
         # cursor) would reach the database and fail there.
         position = cursor.position if cursor is not None else None
-        if position is not None and not (
-            position.isascii() and position.isdigit() and len(position) <= 19 and int(position) <= 2**63 - 1
-        ):
+        if position is not None and id_from_text(position) is None:
             raise ValidationError({self.cursor_query_param: ["Invalid cursor"]})
         return cursor

@@ -1,22 +1,75 @@
 """Shapes of the API: types, lengths and ranges. Cross-row rules live in crm.services."""
 
-from drf_spectacular.utils import extend_schema_field
+from collections.abc import Mapping
+
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from crm.api.fields import StrictBooleanField, StrictCharField, StrictIntegerField
 from crm.models import (
+    EMAIL_MAX_LENGTH,
     EXTERNAL_ID_MAX_LENGTH,
+    LEAD_NAME_MAX_LENGTH,
     MAX_CAPACITY,
+    MAX_ID,
     MAX_WEIGHT,
+    MESSAGE_MAX_LENGTH,
+    METADATA_MAX_BYTES,
     NAME_MAX_LENGTH,
-    Contact,
+    ActorKind,
+    AffinityOutcome,
+    AssignmentVia,
+    ContactStatus,
+    DecisionStrategy,
+    EventType,
+    Exclusion,
     Lead,
     Operator,
     OperatorSource,
     Source,
+    SourceStrategy,
+    UnassignedReason,
 )
+from crm.selectors import operator_sources
+from crm.services.assignment import availability_now
+from crm.services.leads import METADATA_KEY_MAX_LENGTH, PHONE_INPUT_MAX_LENGTH
 
-MAX_ID = 2**63 - 1
+
+class StrictFieldsMixin:
+    """A request body names only fields this serializer accepts. Any other key (a typo, a
+    field of another CRM's API, a read-only field) is a 400 naming it, reported together with
+    the other fields' errors: silently dropping it would let a client believe it was stored.
+    The OpenAPI schema says the same (`additionalProperties: false`, crm.api.schema)."""
+
+    def to_internal_value(self, data):
+        errors = {}
+        if isinstance(data, Mapping):
+            writable = {name for name, field in self.fields.items() if not field.read_only}
+            for name in data:
+                if name in writable:
+                    continue
+                if name in self.fields:
+                    errors[name] = ["This field is read-only; leave it out."]
+                else:
+                    errors[name] = ["Unknown field."]
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            if not errors or not isinstance(exc.detail, dict):
+                raise
+            raise serializers.ValidationError({**exc.detail, **errors}) from exc
+        if errors:
+            raise serializers.ValidationError(errors)
+        return value
+
+
+class StrictSerializer(StrictFieldsMixin, serializers.Serializer):
+    """A request body with exactly the declared fields (see StrictFieldsMixin)."""
+
+
+class StrictModelSerializer(StrictFieldsMixin, serializers.ModelSerializer):
+    """A model's request body with exactly the declared fields (see StrictFieldsMixin)."""
 
 
 def IdField(**kwargs) -> serializers.IntegerField:  # noqa: N802 - reads like a field class
@@ -24,16 +77,48 @@ def IdField(**kwargs) -> serializers.IntegerField:  # noqa: N802 - reads like a 
     return StrictIntegerField(min_value=1, max_value=MAX_ID, **kwargs)
 
 
-class OperatorSerializer(serializers.ModelSerializer):
+class OperatorSerializer(StrictModelSerializer):
     name = StrictCharField(max_length=NAME_MAX_LENGTH)
     is_active = StrictBooleanField(required=False, default=True)
     max_load = StrictIntegerField(min_value=0, max_value=MAX_CAPACITY, required=False, default=10)
     current_load = serializers.IntegerField(source="open_load", read_only=True, help_text="Open contacts now.")
+    availability = serializers.ChoiceField(
+        choices=Operator.Availability.choices,
+        required=False,
+        default=Operator.Availability.ONLINE,
+        help_text="Only online operators receive new contacts. An operator with a login and no activity for "
+        "OPERATOR_AWAY_AFTER counts as away (see `routing_availability`).",
+    )
+    routing_availability = serializers.SerializerMethodField(
+        help_text="What routing sees now: `availability`, or away when an operator with a login has been idle."
+    )
+    availability_changed_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    last_seen_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    has_login = serializers.SerializerMethodField(help_text="Whether the operator has his own login.")
 
     class Meta:
         model = Operator
-        fields = ["id", "name", "is_active", "max_load", "current_load", "created_at"]
+        fields = [
+            "id",
+            "name",
+            "is_active",
+            "max_load",
+            "current_load",
+            "availability",
+            "routing_availability",
+            "availability_changed_at",
+            "last_seen_at",
+            "has_login",
+            "created_at",
+        ]
         read_only_fields = ["id", "created_at"]
+
+    @extend_schema_field(serializers.ChoiceField(choices=Operator.Availability.choices))
+    def get_routing_availability(self, operator) -> str:
+        return availability_now(operator, now=timezone.now())
+
+    def get_has_login(self, operator) -> bool:
+        return operator.user_id is not None
 
 
 class OperatorUpdateSerializer(OperatorSerializer):
@@ -41,23 +126,25 @@ class OperatorUpdateSerializer(OperatorSerializer):
 
     is_active = StrictBooleanField(required=False)
     max_load = StrictIntegerField(min_value=0, max_value=MAX_CAPACITY, required=False)
+    availability = serializers.ChoiceField(choices=Operator.Availability.choices, required=False)
     redistribute = StrictBooleanField(
         required=False,
         default=False,
         write_only=True,
-        help_text='With "is_active": false, return his open contacts to the queue and route them to others.',
+        help_text='With "is_active": false or "availability": "offline", return his open contacts to the queue '
+        "and route them to others.",
     )
 
     class Meta(OperatorSerializer.Meta):
         fields = [*OperatorSerializer.Meta.fields, "redistribute"]
 
 
-class SourceSerializer(serializers.ModelSerializer):
+class SourceSerializer(StrictModelSerializer):
     name = StrictCharField(max_length=NAME_MAX_LENGTH)
     strategy = serializers.ChoiceField(
-        choices=Source.Strategy.choices,
+        choices=SourceStrategy.choices,
         required=False,
-        default=Source.Strategy.RANDOM,
+        default=SourceStrategy.RANDOM,
         help_text="random: weighted random choice (the seed's). smooth: deterministic; every operator's "
         "count stays within one contact of his weighted share.",
     )
@@ -77,11 +164,11 @@ class SourceSerializer(serializers.ModelSerializer):
 class SourceUpdateSerializer(SourceSerializer):
     """PATCH keeps unsent fields; PUT sends them all."""
 
-    strategy = serializers.ChoiceField(choices=Source.Strategy.choices, required=False)
+    strategy = serializers.ChoiceField(choices=SourceStrategy.choices, required=False)
     affinity = StrictBooleanField(required=False)
 
 
-class OperatorSourceSerializer(serializers.ModelSerializer):
+class OperatorSourceSerializer(StrictModelSerializer):
     operator_id = IdField()
     source_id = IdField()
     weight = StrictIntegerField(min_value=0, max_value=MAX_WEIGHT, help_text="0..1000; 0 keeps the link but pauses it.")
@@ -119,12 +206,16 @@ class ContactSerializer(serializers.Serializer):
     external_id = serializers.CharField(source="lead.external_id", read_only=True)
     source_id = serializers.IntegerField(read_only=True)
     operator_id = serializers.IntegerField(read_only=True, allow_null=True)
-    status = serializers.ChoiceField(choices=Contact.Status.choices, read_only=True)
+    status = serializers.ChoiceField(choices=ContactStatus.choices, read_only=True)
     unassigned_reason = serializers.ChoiceField(
-        choices=Contact.UnassignedReason.choices, allow_blank=True, read_only=True, help_text="Empty when assigned."
+        choices=UnassignedReason.choices, allow_blank=True, read_only=True, help_text="Empty when assigned."
     )
     created_at = serializers.DateTimeField(read_only=True)
     closed_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    message = serializers.CharField(read_only=True, help_text="What the lead wrote; empty when none was sent.")
+    metadata = serializers.DictField(
+        read_only=True, child=serializers.JSONField(), help_text="The channel's own data, as sent (flat object)."
+    )
 
 
 class CandidateRecordSerializer(serializers.Serializer):
@@ -133,18 +224,16 @@ class CandidateRecordSerializer(serializers.Serializer):
     weight = serializers.IntegerField()
     load = serializers.IntegerField()
     max_load = serializers.IntegerField()
-    excluded = serializers.ChoiceField(
-        choices=["inactive", "paused", "full", "current"], allow_null=True, help_text="null: eligible."
-    )
+    excluded = serializers.ChoiceField(choices=Exclusion.choices, allow_null=True, help_text="null: eligible.")
 
 
 class AssignmentRecordSerializer(serializers.Serializer):
     """Why the contact is where it is (documentation of the stored JSON)."""
 
-    via = serializers.ChoiceField(choices=["intake", "queue", "reassign", "redistribute"])
+    via = serializers.ChoiceField(choices=AssignmentVia.choices)
     at = serializers.DateTimeField()
-    strategy = serializers.ChoiceField(choices=["random", "smooth", "manual"])
-    affinity = serializers.ChoiceField(choices=["hit", "miss", "no_history"], allow_null=True)
+    strategy = serializers.ChoiceField(choices=DecisionStrategy.choices)
+    affinity = serializers.ChoiceField(choices=AffinityOutcome.choices, allow_null=True)
     affinity_operator_id = serializers.IntegerField(allow_null=True, required=False)
     operator_id = serializers.IntegerField(allow_null=True)
     reason = serializers.CharField(allow_blank=True)
@@ -165,7 +254,11 @@ class ContactDetailSerializer(ContactSerializer):
         return contact.assignment or None
 
 
-class ContactReassignSerializer(serializers.Serializer):
+class EmptyBodySerializer(StrictSerializer):
+    """An action that takes no input: any field sent is unknown (a 400 naming it)."""
+
+
+class ContactReassignSerializer(StrictSerializer):
     operator_id = IdField(
         required=False,
         allow_null=True,
@@ -174,26 +267,54 @@ class ContactReassignSerializer(serializers.Serializer):
     )
 
 
+class ContactTransferSerializer(StrictSerializer):
+    operator_id = IdField(
+        help_text="Hand the contact to this operator: he must serve its source and be eligible now "
+        "(active, weight > 0, online) with room; otherwise 400 naming why."
+    )
+
+
+class MeSourceSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class MeSerializer(serializers.Serializer):
+    """The operator behind this login."""
+
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    is_active = serializers.BooleanField()
+    availability = serializers.ChoiceField(choices=Operator.Availability.choices)
+    availability_changed_at = serializers.DateTimeField(allow_null=True)
+    load = serializers.IntegerField(source="open_load", help_text="His open contacts now.")
+    max_load = serializers.IntegerField()
+    sources = serializers.SerializerMethodField(help_text="The sources he serves.")
+
+    @extend_schema_field(MeSourceSerializer(many=True))
+    def get_sources(self, operator):
+        return MeSourceSerializer(operator_sources(operator_id=operator.pk), many=True).data
+
+
+class MeAvailabilitySerializer(StrictSerializer):
+    availability = serializers.ChoiceField(choices=Operator.Availability.choices)
+    redistribute = StrictBooleanField(
+        required=False,
+        default=False,
+        help_text='Only with "availability": "offline": hand your open contacts to the source\'s other '
+        "available operators (or the queue). By default you keep them.",
+    )
+
+
 class DistributionQuerySerializer(serializers.Serializer):
+    """Query parameters of the statistics (an unknown, repeated or empty one is a 400 before
+    this runs: crm.api.views.StrictQueryParameters)."""
+
     # A query parameter arrives as text: DRF's lenient IntegerField, not the strict IdField.
     source = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False, help_text="Only this source id.")
     since = serializers.DateTimeField(
         required=False, help_text="Count contacts created at or after this ISO-8601 time (default: all time)."
     )
-
-    def to_internal_value(self, data):
-        # A parameter given empty or twice is a 400 naming it, as with the list filters
-        # (DRF would drop the empty one and keep the last of the twins).
-        errors = {}
-        for name in self.fields:
-            values = data.getlist(name) if hasattr(data, "getlist") else ([data[name]] if name in data else [])
-            if len(values) > 1:
-                errors[name] = ["Give this parameter at most once."]
-            elif values and values[0] == "":
-                errors[name] = ["This parameter may not be empty; leave it out instead."]
-        if errors:
-            raise serializers.ValidationError(errors)
-        return super().to_internal_value(data)
 
 
 class OperatorShareSerializer(serializers.Serializer):
@@ -222,18 +343,96 @@ class SourceDistributionSerializer(serializers.Serializer):
     operators = OperatorShareSerializer(many=True)
 
 
-class ContactCreateSerializer(serializers.Serializer):
+METADATA_SCHEMA = {
+    "type": "object",
+    "description": "The channel's own data: a flat object of string keys (1 to "
+    f"{METADATA_KEY_MAX_LENGTH} characters) to strings, numbers, true/false or null; at most "
+    f"{METADATA_MAX_BYTES} bytes as compact JSON. Nested objects and arrays are a 400.",
+    "additionalProperties": {
+        "oneOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}],
+        "nullable": True,
+    },
+    "example": {"utm_source": "newsletter", "chat_id": 48151623},
+}
+
+
+@extend_schema_field(METADATA_SCHEMA)
+class MetadataField(serializers.Field):
+    """Any JSON value here; crm.services.leads.metadata_clean holds the rule (flat, scalar
+    values, size), so the API, the admin and the commands refuse the same things."""
+
+    def to_internal_value(self, data):
+        return data
+
+    def to_representation(self, value):
+        return value
+
+
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "A contact with the lead's details",
+            value={
+                "external_id": "tg:48151623",
+                "source_id": 1,
+                "name": "Anna Petrova",
+                "phone": "+7 912 345-67-89",
+                "email": "Anna@Example.com",
+                "message": "Hello! Is the blue sofa still available?",
+                "metadata": {"utm_source": "newsletter", "chat_id": 48151623},
+            },
+            request_only=True,
+        ),
+        OpenApiExample(
+            "Only the required fields", value={"external_id": "tg:48151623", "source_id": 1}, request_only=True
+        ),
+    ]
+)
+class ContactCreateSerializer(StrictSerializer):
     external_id = StrictCharField(
         max_length=EXTERNAL_ID_MAX_LENGTH,
         help_text="The lead's id in the channel; stripped and lower-cased, so ' Ann@X.org ' is 'ann@x.org'.",
     )
     source_id = IdField()
+    name = StrictCharField(
+        max_length=LEAD_NAME_MAX_LENGTH,
+        required=False,
+        allow_blank=True,
+        help_text="The lead's name. Updates the lead's profile when not empty (an empty or absent value "
+        "keeps the stored one).",
+    )
+    phone = StrictCharField(
+        max_length=PHONE_INPUT_MAX_LENGTH,
+        required=False,
+        allow_blank=True,
+        help_text="The lead's phone in any usual writing ('+7 (912) 345-67-89', '0044 20 7946 0958'); stored "
+        "as E.164 ('+79123456789'). Without a country code it is read in the server's PHONE_DEFAULT_REGION, "
+        "if one is set; what is not a possible phone number is a 400. Updates the profile like `name`.",
+    )
+    email = StrictCharField(
+        max_length=EMAIL_MAX_LENGTH,
+        required=False,
+        allow_blank=True,
+        help_text="The lead's email address; checked and lower-cased. Updates the profile like `name`.",
+    )
+    message = StrictCharField(
+        max_length=MESSAGE_MAX_LENGTH,
+        required=False,
+        allow_blank=True,
+        help_text="What the lead wrote; stored on the contact as sent.",
+    )
+    metadata = MetadataField(required=False)
 
 
 class LeadSerializer(serializers.ModelSerializer):
+    """A lead and his profile: the latest non-empty name, phone (E.164) and email his contacts
+    sent, and when he was first and last seen."""
+
+    first_seen_at = serializers.DateTimeField(source="created_at", read_only=True)
+
     class Meta:
         model = Lead
-        fields = ["id", "external_id", "created_at"]
+        fields = ["id", "external_id", "name", "phone", "email", "first_seen_at", "last_seen_at", "created_at"]
         read_only_fields = fields
 
 
@@ -250,3 +449,21 @@ class LeadDetailSerializer(LeadSerializer):
     @extend_schema_field(ContactSerializer(many=True))
     def get_contacts(self, lead):
         return ContactSerializer(lead.recent_contacts, many=True).data
+
+
+class EventSerializer(serializers.Serializer):
+    """One entry of a contact's timeline (the append-only event log; `id` is its order)."""
+
+    id = serializers.IntegerField(read_only=True)
+    type = serializers.ChoiceField(choices=EventType.choices, read_only=True)
+    occurred_at = serializers.DateTimeField(read_only=True)
+    contact_id = serializers.IntegerField(read_only=True, allow_null=True)
+    operator_id = serializers.IntegerField(read_only=True, allow_null=True)
+    source_id = serializers.IntegerField(read_only=True, allow_null=True)
+    actor_kind = serializers.ChoiceField(choices=ActorKind.choices, read_only=True)
+    actor_user_id = serializers.IntegerField(read_only=True, allow_null=True)
+    data = serializers.DictField(
+        read_only=True,
+        help_text="Details: `via` (intake, queue, affinity, reassign, transfer, redistribute, availability), "
+        "`reason` (why it waits), `from_operator_id`, `to_operator_id`, `strategy`, `lead_id`...",
+    )

@@ -4,7 +4,7 @@ from crm.api import views
 
 
 class OptionalSlashRouter(SimpleRouter):
-    """Every path answers with and without its trailing slash, as the seed's clients use both."""
+    """Every path answers with and without its trailing slash, as clients use both spellings."""
 
     def __init__(self):
         super().__init__()
@@ -17,6 +17,8 @@ router.register("operators", views.OperatorViewSet, basename="operator")
 router.register("sources", views.SourceViewSet, basename="source")
 router.register("operator-sources", views.OperatorSourceViewSet, basename="operator-source")
 router.register("contacts", views.ContactViewSet, basename="contact")
+router.register("me/contacts", views.MyContactViewSet, basename="me-contact")
+router.register("me", views.MeViewSet, basename="me")
 router.register("leads", views.LeadViewSet, basename="lead")
 router.register("stats/distribution", views.DistributionViewSet, basename="stats-distribution")
 

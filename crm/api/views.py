@@ -2,38 +2,114 @@
 
 import time
 
+from django.db.models import Case, IntegerField, Value, When
 from django.http import Http404
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
+from crm.api import docs, idempotency
 from crm.api import serializers as s
 from crm.api.filters import ContactFilter, LeadFilter, OperatorSourceFilter
 from crm.api.intake_log import intake_log
-from crm.api.permissions import CanReadContacts, CanRegisterContacts, StaffChangePermissions, StaffModelPermissions
-from crm.models import Contact, Lead, Operator, OperatorSource, Source
-from crm.selectors import distribution_stats, lead_get_with_recent_contacts
+from crm.api.pagination import IdCursorPagination
+from crm.api.params import query_parameter_errors
+from crm.api.permissions import (
+    CanReadContacts,
+    CanRegisterContacts,
+    IsOperator,
+    StaffChangePermissions,
+    StaffModelPermissions,
+    can_read,
+    request_operator,
+)
+from crm.models import ID_PATH_REGEX, Contact, Lead, Operator, OperatorSource, Source
+from crm.selectors import contact_events, distribution_stats, lead_get_with_recent_contacts
 from crm.services import routing_config
-from crm.services.accounts import source_post_check
-from crm.services.contacts import contact_close, contact_reassign
-from crm.services.idempotency import HEADER as IDEMPOTENCY_HEADER
-from crm.services.idempotency import idempotency_fingerprint, idempotency_key_clean, idempotent_run
+from crm.services.availability import operator_activity_record, operator_availability_set
+from crm.services.contacts import contact_close, contact_reassign, contact_transfer
 from crm.services.intake import contact_register
 
-ID_REGEX = r"[0-9]{1,18}"
+
+class OperatorActivityMixin:
+    """An operator's API call is activity: it keeps him from auto-away (at most one write a
+    minute) and brings him back from it. Runs after authentication and permissions."""
+
+    operator_activity_actions: tuple[str, ...] | None = None  # None: every action
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        if self.operator_activity_actions is None or self.action in self.operator_activity_actions:
+            operator = request_operator(request)
+            if operator is not None:
+                operator_activity_record(operator=operator)
 
 
-class _ListRetrieve(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class AnswerWhatCallerMayRead:
+    """A write answers with the object only to a caller who may read it. Changing and reading
+    are separate permissions: staff may hold `change_contact` without `view_contact`, and
+    the detail of a contact names operators, weights and loads. Such a caller gets the same
+    status with `{"id": N}` only (enough to refer to the row; the schema documents both)."""
+
+    def caller_may_read(self, request) -> bool:
+        return can_read(request.user, self.queryset.model)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        if (
+            request.method in ("POST", "PUT", "PATCH")
+            and response.status_code in (200, 201)
+            and isinstance(response.data, dict)
+            and "id" in response.data
+            and not self.caller_may_read(request)
+        ):
+            response.data = {"id": response.data["id"]}
+        return super().finalize_response(request, response, *args, **kwargs)
+
+
+class StrictQueryParameters:
+    """Every operation knows its query parameters: a list its filters and the cursor
+    pagination's, the statistics its `query_serializer_class`' fields; anything else, and any
+    parameter repeated or empty, is a 400 naming it (crm.api.params), after authentication
+    and permissions (an anonymous caller hears 401 first)."""
+
+    query_serializer_class = None
+
+    def known_query_parameters(self) -> set[str]:
+        known: set[str] = set()
+        if self.query_serializer_class is not None:
+            known |= set(self.query_serializer_class().fields)
+        if getattr(self, "action", None) == "list":
+            filterset_class = getattr(self, "filterset_class", None)
+            if filterset_class is not None:
+                known |= set(filterset_class.base_filters)
+            if self.paginator is not None:
+                known |= {self.paginator.cursor_query_param, self.paginator.page_size_query_param}
+        return known
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        method = request.method.lower()
+        if method not in self.http_method_names or not hasattr(self, method):
+            return  # the 405 comes first: the operation does not exist, nor do its parameters
+        errors = query_parameter_errors(request.query_params, self.known_query_parameters())
+        if errors:
+            raise ValidationError(errors)
+
+
+class _ListRetrieve(
+    StrictQueryParameters,
+    AnswerWhatCallerMayRead,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
     permission_classes = [StaffModelPermissions]
-    lookup_value_regex = ID_REGEX
+    lookup_value_regex = ID_PATH_REGEX
     throttle_scope = "api"
 
 
-@extend_schema_view(
-    update=extend_schema(request=s.OperatorUpdateSerializer),
-    partial_update=extend_schema(request=s.OperatorUpdateSerializer),
-)
+@docs.operators
 class OperatorViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, _ListRetrieve):
     """Operators: who works contacts, whether they are active and how many open contacts
     they may hold (`max_load`). `current_load` is their open contacts now."""
@@ -56,10 +132,7 @@ class OperatorViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, _ListRet
         )
 
 
-@extend_schema_view(
-    update=extend_schema(request=s.SourceUpdateSerializer),
-    partial_update=extend_schema(request=s.SourceUpdateSerializer),
-)
+@docs.sources
 class SourceViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, _ListRetrieve):
     """Sources: the bots and channels contacts come through, and how each one routes."""
 
@@ -81,7 +154,7 @@ class SourceViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, _ListRetri
         )
 
 
-@extend_schema_view(partial_update=extend_schema(request=s.OperatorSourceUpdateSerializer))
+@docs.weights
 class OperatorSourceViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, mixins.DestroyModelMixin, _ListRetrieve):
     """Weights: an operator serves a source with a weight (0..1000, 0 = paused). The share of
     a source's contacts an eligible operator gets is weight / sum of eligible weights."""
@@ -110,33 +183,17 @@ class OperatorSourceViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, mi
         routing_config.link_delete(link_id=instance.pk, actor=self.request.user)
 
 
-IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
-    IDEMPOTENCY_HEADER,
-    {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
-    OpenApiParameter.HEADER,
-    required=False,
-    description="Optional. A retry with the same key and the same body gets the first response again "
-    "(no second contact), marked `Idempotent-Replayed: true`; the same key with another body is a 422. "
-    "Keys are per client and kept at least 24 hours.",
-)
-REPLAYED_HEADER = OpenApiParameter(
-    "Idempotent-Replayed",
-    str,
-    OpenApiParameter.HEADER,
-    enum=["true"],
-    response=[201],
-    description="Present on a replayed response.",
-)
-
-
-class ContactViewSet(mixins.CreateModelMixin, _ListRetrieve):
+@docs.contacts
+class ContactViewSet(OperatorActivityMixin, mixins.CreateModelMixin, _ListRetrieve):
     """Contacts: one appeal of a lead through a source. Registering one (POST) assigns an
     operator at once, or keeps it waiting with `unassigned_reason` when nobody has room.
-    Bots read back only the contacts they registered."""
+    Bots read back only the contacts they registered. Operators may close and transfer
+    their own contacts (anyone else's is a 404) and read their timeline."""
 
     queryset = Contact.objects.select_related("lead")
     serializer_class = s.ContactSerializer
     filterset_class = ContactFilter
+    operator_activity_actions = ("close", "transfer", "events")
 
     @property
     def throttle_scope(self):
@@ -149,10 +206,21 @@ class ContactViewSet(mixins.CreateModelMixin, _ListRetrieve):
             return [CanReadContacts()]
         return super().get_permissions()
 
+    def caller_may_read(self, request) -> bool:
+        # A bot reads the contacts it registered, and a bot's only write is registering one.
+        # An operator's writes (close, transfer) concern his own contacts, which he reads.
+        if self.action in self.operator_activity_actions and request_operator(request) is not None:
+            return True
+        return CanReadContacts().has_permission(request, self)
+
     def get_queryset(self):
         queryset = super().get_queryset()
         user = self.request.user
         if not user.is_staff:
+            operator = request_operator(self.request) if self.action in self.operator_activity_actions else None
+            if operator is not None:
+                # An operator's own contacts only: anyone else's is a 404, its existence hidden.
+                return queryset.filter(operator_id=operator.pk)
             # Bots (CanReadContacts lets no other non-staff in): their own contacts only.
             queryset = queryset.filter(registered_by=user)
         return queryset
@@ -164,46 +232,34 @@ class ContactViewSet(mixins.CreateModelMixin, _ListRetrieve):
             return s.ContactSerializer
         return s.ContactDetailSerializer
 
-    @extend_schema(
-        request=s.ContactCreateSerializer,
-        responses={201: s.ContactSerializer},
-        parameters=[IDEMPOTENCY_KEY_PARAMETER, REPLAYED_HEADER],
-    )
     def create(self, request, *args, **kwargs):
         started = time.monotonic()
-        key = idempotency_key_clean(request.headers.get(IDEMPOTENCY_HEADER))
+        key = idempotency.request_idempotency_key(request)
         serializer = s.ContactCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         # Before anything is written: a bot bound to other sources gets 403 and leaves no trace.
-        source_post_check(user=request.user, source_id=data["source_id"])
+        self.check_object_permissions(request, Source(pk=data["source_id"]))
 
         def register() -> tuple[int, dict, int]:
             contact = contact_register(**data, registered_by=request.user)
             return status.HTTP_201_CREATED, dict(s.ContactSerializer(contact).data), contact.pk
 
-        if key is None:
-            code, body, _ = register()
-            replayed = False
-        else:
-            fingerprint = idempotency_fingerprint(operation="contact_register", payload=request.data)
-            outcome = idempotent_run(user_id=request.user.pk, key=key, fingerprint=fingerprint, action=register)
-            code, body, replayed = outcome.status, outcome.body, outcome.replayed
-        response = Response(body, status=code)
-        if replayed:
-            response["Idempotent-Replayed"] = "true"
-        intake_log(user=request.user, body=body, key=key, replayed=replayed, started=started)
+        response, replayed = idempotency.idempotent_response(
+            request, key=key, operation="contact_register", action=register
+        )
+        intake_log(user=request.user, body=response.data, key=key, replayed=replayed, started=started)
         return response
 
-    @extend_schema(request=None, responses={200: s.ContactDetailSerializer})
-    @action(detail=True, methods=["post"], permission_classes=[StaffChangePermissions])
+    @action(detail=True, methods=["post"], permission_classes=[StaffChangePermissions | IsOperator])
     def close(self, request, pk=None):
-        """Close an open contact and free its operator's capacity (closing twice is harmless)."""
-        self.get_object()  # 404 for an unknown id, before any write
-        contact = contact_close(contact_id=int(pk))
+        """Close an open contact and free its operator's capacity (closing twice is harmless).
+        Staff: any contact; an operator: his own."""
+        self.get_object()  # 404 for an unknown id (or, for an operator, anyone else's), before any write
+        s.EmptyBodySerializer(data=request.data).is_valid(raise_exception=True)
+        contact = contact_close(contact_id=int(pk), actor=request.user)
         return Response(s.ContactDetailSerializer(Contact.objects.select_related("lead").get(pk=contact.pk)).data)
 
-    @extend_schema(request=s.ContactReassignSerializer, responses={200: s.ContactDetailSerializer})
     @action(detail=True, methods=["post"], permission_classes=[StaffChangePermissions])
     def reassign(self, request, pk=None):
         """Move an open contact to a given operator, or (empty body) route it again among the
@@ -212,10 +268,39 @@ class ContactViewSet(mixins.CreateModelMixin, _ListRetrieve):
         self.get_object()
         body = s.ContactReassignSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        contact = contact_reassign(contact_id=int(pk), operator_id=body.validated_data.get("operator_id"))
+        contact = contact_reassign(
+            contact_id=int(pk), operator_id=body.validated_data.get("operator_id"), actor=request.user
+        )
         return Response(s.ContactDetailSerializer(contact).data)
 
+    @action(detail=True, methods=["post"], permission_classes=[StaffChangePermissions | IsOperator])
+    def transfer(self, request, pk=None):
+        """Hand an open contact to another operator of its source who is eligible now (active,
+        weight > 0, online) and has room; otherwise 400 naming why. Staff: any contact; an
+        operator: his own (anyone else's is a 404 and nothing is written)."""
+        self.get_object()
+        body = s.ContactTransferSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        operator = request_operator(request)
+        contact = contact_transfer(
+            contact_id=int(pk),
+            operator_id=body.validated_data["operator_id"],
+            actor=request.user,
+            from_operator_id=operator.pk if operator is not None else None,
+        )
+        return Response(s.ContactDetailSerializer(contact, context=self.get_serializer_context()).data)
 
+    @action(
+        detail=True, methods=["get"], permission_classes=[StaffModelPermissions | IsOperator], pagination_class=None
+    )
+    def events(self, request, pk=None):
+        """The contact's timeline, oldest first: registered, assigned (how), waiting (why),
+        transferred, closed, each with its time and actor."""
+        self.get_object()
+        return Response(s.EventSerializer(contact_events(contact_id=int(pk)), many=True).data)
+
+
+@docs.leads
 class LeadViewSet(_ListRetrieve):
     """Leads: end clients, one per normalised external id. The detail shows their contacts."""
 
@@ -235,7 +320,8 @@ class LeadViewSet(_ListRetrieve):
         return lead
 
 
-class DistributionViewSet(viewsets.GenericViewSet):
+@docs.statistics
+class DistributionViewSet(StrictQueryParameters, viewsets.GenericViewSet):
     """Routing statistics: per source and operator, the configured share (weight / sum of
     weights) against the actual share of contacts since `since`, open load and capacity,
     and the waiting queue (count, oldest wait)."""
@@ -244,12 +330,66 @@ class DistributionViewSet(viewsets.GenericViewSet):
     queryset = Contact.objects.none()  # for the model permission (crm.view_contact)
     pagination_class = None
     filter_backends = []
+    query_serializer_class = s.DistributionQuerySerializer
 
-    @extend_schema(
-        parameters=[s.DistributionQuerySerializer], responses={200: s.SourceDistributionSerializer(many=True)}
-    )
     def list(self, request):
         query = s.DistributionQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         rows = distribution_stats(source_id=query.validated_data.get("source"), since=query.validated_data.get("since"))
         return Response(s.SourceDistributionSerializer(rows, many=True).data)
+
+
+class OpenFirstCursorPagination(IdCursorPagination):
+    """His open contacts first, oldest first (the work list), then the closed ones."""
+
+    def get_ordering(self, request, queryset, view):
+        return ("closed_rank", "id")
+
+
+@docs.me
+class MeViewSet(OperatorActivityMixin, StrictQueryParameters, viewsets.GenericViewSet):
+    """The operator behind this login: who he is, his availability, his load and sources."""
+
+    permission_classes = [IsOperator]
+    serializer_class = s.MeSerializer
+    pagination_class = None
+    filter_backends = []
+    throttle_scope = "api"
+
+    def list(self, request):
+        return Response(s.MeSerializer(request_operator(request)).data)
+
+    @action(detail=False, methods=["post"])
+    def availability(self, request):
+        """Set his availability (see docs.me)."""
+        body = s.MeAvailabilitySerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        operator = operator_availability_set(
+            operator_id=request_operator(request).pk, **body.validated_data, actor=request.user
+        )
+        return Response(s.MeSerializer(operator).data)
+
+
+@docs.my_contacts
+class MyContactViewSet(OperatorActivityMixin, StrictQueryParameters, mixins.ListModelMixin, viewsets.GenericViewSet):
+    """His contacts, open first (oldest first), then closed; the filters of /contacts/."""
+
+    permission_classes = [IsOperator]
+    serializer_class = s.ContactSerializer
+    filterset_class = ContactFilter
+    pagination_class = OpenFirstCursorPagination
+    throttle_scope = "api"
+    queryset = Contact.objects.none()  # the model, for the schema; get_queryset narrows to his
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset
+        return (
+            Contact.objects.select_related("lead")
+            .filter(operator_id=request_operator(self.request).pk)
+            .annotate(
+                closed_rank=Case(
+                    When(status=Contact.Status.OPEN, then=Value(0)), default=Value(1), output_field=IntegerField()
+                )
+            )
+        )

@@ -1,5 +1,7 @@
 """API users: bots (may only register contacts) and API tokens for existing users."""
 
+import secrets
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import ValidationError
@@ -7,11 +9,14 @@ from django.db import transaction
 from knox.models import AuthToken
 from knox.settings import CONSTANTS
 
-from crm.errors import DomainError, ForbiddenError, NotFoundError
-from crm.models import BotSource, Source
+from crm.errors import DomainError, NotFoundError
+from crm.models import BotSource, Operator, Source, id_from_text
 
 BOTS_GROUP = "bots"
 BOT_PERMISSIONS = [("crm", "add_contact")]
+# Operators hold no model permission: what they may do (their own contacts, their
+# availability) is decided by who they are, not by the staff permission system.
+OPERATORS_GROUP = "operators"
 
 
 def bots_group_ensure() -> Group:
@@ -20,6 +25,54 @@ def bots_group_ensure() -> Group:
     for app_label, codename in BOT_PERMISSIONS:
         group.permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
     return group
+
+
+def operator_login_create(*, operator_id: int, username: str) -> tuple[object, str]:
+    """Give an operator his own login: create the user `username` (or link an existing,
+    non-staff one that is nobody else's login), put him in the operators group and set a
+    new random password, returned once (only its hash is stored). An API key for him is
+    then made with api_token_create. Returns (user, password).
+
+    From then on the operator is subject to auto-away: until he logs in (or calls the API)
+    he counts as away for routing."""
+    username = (username or "").strip()
+    if not username:
+        raise DomainError("The username may not be blank.", field="username")
+    User = get_user_model()
+    with transaction.atomic():
+        # The operator's row lock: routing reads his login (auto-away) under the same lock.
+        operator = Operator.objects.select_for_update(no_key=True).filter(pk=operator_id).first()
+        if operator is None:
+            raise NotFoundError(f"Operator {operator_id} does not exist.", field="operator_id")
+        user = User.objects.filter(username=username).first()
+        if user is None:
+            user = User(username=username, is_staff=False, is_superuser=False)
+            try:
+                user.full_clean(exclude=["password"])
+            except ValidationError as exc:
+                raise DomainError(" ".join(exc.message_dict.get("username", exc.messages)), field="username") from exc
+        else:
+            if user.is_staff or user.is_superuser:
+                raise DomainError(
+                    f"User {username!r} is staff; an operator's login must be a plain user.", field="username"
+                )
+            other = Operator.objects.filter(user=user).exclude(pk=operator.pk).first()
+            if other is not None:
+                raise DomainError(f"User {username!r} is already the login of operator {other.name}.", field="username")
+        if operator.user_id is not None and operator.user_id != user.pk:
+            raise DomainError(
+                f"Operator {operator.name} already has a login ({operator.user}).", field="operator_id", code="unique"
+            )
+        password = secrets.token_urlsafe(12)
+        user.set_password(password)
+        user.is_active = True
+        user.save()
+        group, _ = Group.objects.get_or_create(name=OPERATORS_GROUP)
+        user.groups.add(group)
+        if operator.user_id != user.pk:
+            operator.user = user
+            operator.save(update_fields=["user"])
+    return user, password
 
 
 def api_token_create(*, username: str) -> str:
@@ -65,34 +118,14 @@ def _sources_resolve(names_or_ids: list[str]) -> list[Source]:
     for raw in names_or_ids:
         text = str(raw).strip()
         source = None
-        if text.isdigit() and len(text) <= 18:
-            source = Source.objects.filter(pk=int(text)).first()
+        if (source_id := id_from_text(text)) is not None:
+            source = Source.objects.filter(pk=source_id).first()
         if source is None and text:
             source = Source.objects.filter(name__iexact=text).first()
         if source is None:
             raise NotFoundError(f"Source {text!r} does not exist (give a name or an id).", field="source")
         found[source.pk] = source
     return list(found.values())
-
-
-def source_post_check(*, user, source_id: int) -> None:
-    """Raise ForbiddenError unless `user` may register contacts through `source_id`: a user
-    bound to sources (a bot made with --source) may post only to those; one bound to none,
-    to every source. Checked before anything is written.
-
-    The API's token query already says whether the user has any binding
-    (`user.crm_bound_to_sources`, see crm.api.authentication); when he has none, no query."""
-    if getattr(user, "crm_bound_to_sources", None) is False:
-        return
-    bound = set(BotSource.objects.filter(user=user).values_list("source_id", flat=True))
-    if bound and source_id not in bound:
-        raise ForbiddenError(f"This client may not register contacts through source {source_id}.")
-
-
-def api_tokens_revoke(*, username: str) -> int:
-    """Revoke every key of a user; returns how many were revoked."""
-    deleted, _ = AuthToken.objects.filter(user__username=username).delete()
-    return deleted
 
 
 def api_token_revoke(*, prefix: str) -> AuthToken:

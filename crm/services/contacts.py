@@ -2,13 +2,16 @@
 freed room to the waiting queue in the same transaction."""
 
 import random
+from contextlib import nullcontext
 
 from django.db import transaction
 from django.utils import timezone
 
 from crm.errors import ConflictError, DomainError, NotFoundError
-from crm.models import Contact, Operator
-from crm.services.assignment import Decision, RoutingContext, lock_serving
+from crm.models import AssignmentVia, Contact, DecisionStrategy, EventType, Operator
+from crm.services.assignment import Decision
+from crm.services.events import actor_of, assignment_event, event_build, event_record, events_record
+from crm.services.locking import RoutingContext, routing_locked
 from crm.services.queue import queue_drain
 
 
@@ -19,19 +22,22 @@ def _get(contact_id: int) -> Contact:
     return contact
 
 
-def contact_close(*, contact_id: int, rng: random.Random | None = None) -> Contact:
+def contact_close(*, contact_id: int, rng: random.Random | None = None, actor=None) -> Contact:
     """Close an open contact, free its operator's capacity and give that room to the oldest
     waiting contacts of the sources he serves. Closing a closed contact changes nothing and
-    returns it as it is (bots and staff retry; the result is the same)."""
+    returns it as it is (bots and staff retry; the result is the same). `actor`: the user
+    who closes it (None: the system), recorded on the `contact.closed` event."""
+    actor = actor_of(actor)
     while True:
         contact = _get(contact_id)
         if contact.status == Contact.Status.CLOSED:
             return contact
         operator_id = contact.operator_id
-        with transaction.atomic():
+        # A waiting contact holds no capacity: nothing to lock, no room to hand out.
+        locks = routing_locked(serving=[operator_id]) if operator_id is not None else nullcontext()
+        with transaction.atomic(), locks as ctx:
             # Lock order: the operators (of every source the freed room can serve) first,
             # then the contact, by the conditional UPDATE below.
-            ctx, served = lock_serving(operator_ids=[operator_id]) if operator_id else (None, [])
             closed_at = timezone.now()
             # Conditional on the state read above: if a concurrent close or reassignment got
             # there first, nothing is updated and we look again.
@@ -40,20 +46,24 @@ def contact_close(*, contact_id: int, rng: random.Random | None = None) -> Conta
             )
             if not changed:
                 continue
+            event_record(type=EventType.CONTACT_CLOSED, contact=contact, operator=operator_id, actor=actor, data={})
             if ctx is not None:
                 ctx.release(operator_id)
-                queue_drain(source_ids=served, ctx=ctx, rng=rng)
-                ctx.flush()
+                queue_drain(source_ids=ctx.served, ctx=ctx, rng=rng, actor=actor)
         contact.status, contact.closed_at = Contact.Status.CLOSED, closed_at
         return contact
 
 
-def contact_reassign(*, contact_id: int, operator_id: int | None = None, rng: random.Random | None = None) -> Contact:
+def contact_reassign(
+    *, contact_id: int, operator_id: int | None = None, rng: random.Random | None = None, actor=None
+) -> Contact:
     """Move an open contact. With `operator_id`: to that operator, who must serve the
     contact's source, be active and have room (any weight: staff may hand work to a paused
     operator). Without: run the routing again among the source's eligible operators other
     than the current one (a waiting contact is simply routed). The operator it leaves gets
-    his room back and the queue is drained with it. Raises DomainError when refused."""
+    his room back and the queue is drained with it. Raises DomainError when refused.
+    Recorded as `contact.assigned` (or `contact.waiting`) via reassign, by `actor`."""
+    actor = actor_of(actor)
     while True:
         contact = _get(contact_id)
         if contact.status != Contact.Status.OPEN:
@@ -63,10 +73,10 @@ def contact_reassign(*, contact_id: int, operator_id: int | None = None, rng: ra
             raise DomainError(f"Contact {contact_id} is already assigned to operator {old}.", field="operator_id")
         if operator_id is not None and not Operator.objects.filter(pk=operator_id).exists():
             raise NotFoundError(f"Operator {operator_id} does not exist.", field="operator_id")
-        with transaction.atomic():
-            ctx, served = lock_serving(
-                operator_ids=[old], source_ids=[contact.source_id], extra_operator_ids=[operator_id]
-            )
+        with (
+            transaction.atomic(),
+            routing_locked(serving=[old], source_ids=[contact.source_id], operator_ids=[operator_id]) as ctx,
+        ):
             if operator_id is not None:
                 decision = _manual_decision(ctx, contact, operator_id)
             else:
@@ -80,16 +90,119 @@ def contact_reassign(*, contact_id: int, operator_id: int | None = None, rng: ra
             changed = Contact.objects.filter(pk=contact_id, status=Contact.Status.OPEN, operator_id=old).update(
                 operator_id=decision.operator_id,
                 unassigned_reason=decision.reason,
-                assignment=decision.record(via="reassign"),
+                assignment=decision.record(via=AssignmentVia.REASSIGN),
             )
             if not changed:
                 continue  # closed or moved meanwhile: look again
+            events_record(
+                [
+                    assignment_event(
+                        contact_id=contact_id,
+                        source_id=contact.source_id,
+                        decision=decision,
+                        via=AssignmentVia.REASSIGN,
+                        actor=actor,
+                        from_operator_id=old,
+                    )
+                ]
+            )
             if decision.operator_id is not None:
                 ctx.take(contact.source_id, decision.operator_id)
             if old is not None:
                 ctx.release(old)
-                queue_drain(source_ids=served, ctx=ctx, rng=rng)
-            ctx.flush()
+                queue_drain(source_ids=ctx.served, ctx=ctx, rng=rng, actor=actor)
+        return Contact.objects.select_related("lead").get(pk=contact_id)
+
+
+# Why a transfer is refused, by the target's exclusion (Candidate.exclusion).
+_TRANSFER_REFUSALS = {
+    "inactive": "Operator {name} is inactive.",
+    "paused": "Operator {name} does not take contacts of this source now (weight 0).",
+    "away": "Operator {name} is away.",
+    "offline": "Operator {name} is offline.",
+    "full": "Operator {name} is full ({load} / {max_load}).",
+}
+
+
+def contact_transfer(
+    *, contact_id: int, operator_id: int, actor=None, from_operator_id: int | None = None, rng=None
+) -> Contact:
+    """Hand an open, assigned contact to another operator of its source who is eligible
+    right now (active, weight > 0, online) and has room; otherwise DomainError naming why
+    (code: not_linked, inactive, paused, away, offline, full). With `from_operator_id` (an
+    operator transferring his own contact) a contact that is not his is reported as not
+    existing, so its existence is not revealed. The room he leaves goes to the queue.
+    Recorded as `contact.transferred` and `contact.assigned` (via transfer)."""
+    actor = actor_of(actor)
+    while True:
+        contact = Contact.objects.filter(pk=contact_id).first()
+        if contact is None or (from_operator_id is not None and contact.operator_id != from_operator_id):
+            raise NotFoundError(f"Contact {contact_id} does not exist.")
+        if contact.status != Contact.Status.OPEN:
+            raise ConflictError(f"Contact {contact_id} is closed; only open contacts can be transferred.")
+        old = contact.operator_id
+        if old is None:
+            raise DomainError(
+                f"Contact {contact_id} is waiting for an operator; only an assigned contact can be transferred.",
+                code="waiting",
+            )
+        if operator_id == old:
+            raise DomainError(
+                f"Contact {contact_id} is already with operator {old}.", field="operator_id", code="same_operator"
+            )
+        if not Operator.objects.filter(pk=operator_id).exists():
+            raise NotFoundError(f"Operator {operator_id} does not exist.", field="operator_id")
+        # Lock order as everywhere: every operator concerned in one ordered statement (his,
+        # the target, and the operators of the sources his freed room can serve).
+        with (
+            transaction.atomic(),
+            routing_locked(serving=[old], source_ids=[contact.source_id], operator_ids=[operator_id]) as ctx,
+        ):
+            candidates = ctx.candidates(contact.source_id)
+            target = next((c for c in candidates if c.operator_id == operator_id), None)
+            if target is None:
+                raise DomainError(
+                    f"Operator {operator_id} does not serve this contact's source.",
+                    field="operator_id",
+                    code="not_linked",
+                )
+            refusal = target.exclusion
+            if refusal is not None:
+                raise DomainError(
+                    _TRANSFER_REFUSALS[refusal].format(name=target.name, load=target.load, max_load=target.max_load),
+                    field="operator_id",
+                    code=refusal,
+                )
+            decision = Decision(
+                operator_id, "", tuple(candidates), strategy=DecisionStrategy.MANUAL, excluded_operator_id=old
+            )
+            changed = Contact.objects.filter(pk=contact_id, status=Contact.Status.OPEN, operator_id=old).update(
+                operator_id=operator_id, assignment=decision.record(via=AssignmentVia.TRANSFER)
+            )
+            if not changed:
+                continue  # closed or moved meanwhile: look again
+            events_record(
+                [
+                    event_build(
+                        type=EventType.CONTACT_TRANSFERRED,
+                        contact=contact,
+                        operator=operator_id,
+                        actor=actor,
+                        data={"from_operator_id": old, "to_operator_id": operator_id},
+                    ),
+                    assignment_event(
+                        contact_id=contact_id,
+                        source_id=contact.source_id,
+                        decision=decision,
+                        via=AssignmentVia.TRANSFER,
+                        actor=actor,
+                        from_operator_id=old,
+                    ),
+                ]
+            )
+            ctx.take(contact.source_id, operator_id)
+            ctx.release(old)
+            queue_drain(source_ids=ctx.served, ctx=ctx, rng=rng, actor=actor)
         return Contact.objects.select_related("lead").get(pk=contact_id)
 
 
@@ -109,4 +222,45 @@ def _manual_decision(ctx: RoutingContext, contact: Contact, operator_id: int) ->
             f"Operator {target.name} is full ({target.load} / {target.max_load}).", field="operator_id", code="full"
         )
     # The record shows every candidate as the routing would have seen it, and the manual pick.
-    return Decision(operator_id, "", tuple(candidates), strategy="manual", excluded_operator_id=contact.operator_id)
+    return Decision(
+        operator_id,
+        "",
+        tuple(candidates),
+        strategy=DecisionStrategy.MANUAL,
+        excluded_operator_id=contact.operator_id,
+    )
+
+
+def operator_contacts_requeue(ctx: RoutingContext, operator: Operator, *, actor=None) -> int:
+    """Take an operator's open contacts off him; they wait (keeping their age, so they come
+    first) until queue_drain hands them out, each with a `contact.waiting` event (via
+    redistribute). Returns how many."""
+    contacts = list(
+        Contact.objects.filter(operator=operator, status=Contact.Status.OPEN)
+        .order_by("id")
+        .values_list("id", "source_id")
+    )
+    by_source: dict[int, list[int]] = {}
+    for contact_id, source_id in contacts:
+        by_source.setdefault(source_id, []).append(contact_id)
+    for source_id, ids in by_source.items():
+        decision = ctx.decide(source_id)
+        reason = decision.reason or Contact.UnassignedReason.ALL_AT_CAPACITY
+        record = {**decision.record(via=AssignmentVia.REDISTRIBUTE), "operator_id": None, "reason": reason}
+        # His lock, held here, is what every close or reassignment of these contacts waits on.
+        moved = Contact.objects.filter(pk__in=ids, operator=operator, status=Contact.Status.OPEN).update(
+            operator=None, unassigned_reason=reason, assignment=record
+        )
+        for _ in range(moved):
+            ctx.release(operator.pk)
+        events_record(
+            event_build(
+                type=EventType.CONTACT_WAITING,
+                contact=contact_id,
+                source=source_id,
+                actor=actor,
+                data={"via": AssignmentVia.REDISTRIBUTE.value, "reason": str(reason), "from_operator_id": operator.pk},
+            )
+            for contact_id in ids
+        )
+    return len(contacts)

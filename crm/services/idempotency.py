@@ -1,102 +1,12 @@
-"""Idempotent requests: a client's retry with the same `Idempotency-Key` gets the first
-response again instead of a second contact (the semantics of Stripe's API and of the IETF
-httpapi draft).
+"""Stored idempotency keys (crm.models.IdempotencyKey) expire: the purge. The protocol itself
+(the header, the stored and replayed responses) belongs to the API: crm.api.idempotency."""
 
-Crash safety comes from one transaction: the key row is inserted first, the action runs in
-the same transaction (its own atomic block nests as a savepoint), and the response is stored
-on the key row before commit. Either all of it is committed or none of it is, so a worker
-killed mid-request leaves no key stuck "in flight": the client's retry is processed afresh.
-
-Concurrent twins: the second INSERT of the same (client, key) waits on the unique index
-until the first transaction ends. On PostgreSQL (READ COMMITTED) it then fails if the first
-committed, and the next statement sees the committed row, whose response is replayed; if the
-first rolled back, the INSERT succeeds and this request does the work. On SQLite every
-transaction is BEGIN IMMEDIATE, so twins never overlap at all.
-
-Lock order: the key row is written before the action takes any operator lock, and nothing
-takes a key-row lock while holding an operator lock, so the wait cannot be part of a cycle.
-Errors raised by the action roll everything back, key included: only successful responses
-are stored, and a request that failed validation is simply answered again on retry.
-"""
-
-import hashlib
-import json
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from crm.errors import DomainError, UnprocessableError
-from crm.models import IDEMPOTENCY_KEY_MAX_LENGTH, IdempotencyKey
-
-HEADER = "Idempotency-Key"
-
-
-@dataclass(frozen=True)
-class IdempotentResponse:
-    status: int
-    body: dict
-    replayed: bool
-    contact_id: int | None = None
-
-
-def idempotency_key_clean(raw: str | None) -> str | None:
-    """The key as sent, or None when the header is absent. 1..255 visible ASCII characters
-    (0x21-0x7E); anything else is a 400 naming the header."""
-    if raw is None:
-        return None
-    if not (1 <= len(raw) <= IDEMPOTENCY_KEY_MAX_LENGTH) or not all("!" <= ch <= "~" for ch in raw):
-        raise DomainError(
-            f"{HEADER} must be 1 to {IDEMPOTENCY_KEY_MAX_LENGTH} visible ASCII characters (no spaces).",
-            field=HEADER,
-            code="invalid_idempotency_key",
-        )
-    return raw
-
-
-def idempotency_fingerprint(*, operation: str, payload: object) -> str:
-    """A hash of what the request asks for: the operation and its body, canonical JSON (key
-    order and whitespace do not matter, values do)."""
-    canonical = json.dumps([operation, payload], sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def idempotent_run(
-    *, user_id: int, key: str, fingerprint: str, action: Callable[[], tuple[int, dict, int | None]]
-) -> IdempotentResponse:
-    """Run `action` once per (user, key) and store its (status, body, contact id); a repeat
-    with the same fingerprint gets the stored response with replayed=True. A repeat with
-    another fingerprint raises UnprocessableError (422). Exceptions from `action` propagate
-    and store nothing."""
-    for _attempt in range(3):
-        with transaction.atomic():
-            try:
-                # Savepoint: a clash on the unique index must not abort the outer transaction.
-                with transaction.atomic():
-                    row = IdempotencyKey.objects.create(
-                        user_id=user_id, key=key, fingerprint=fingerprint, response_status=0, response_body={}
-                    )
-            except IntegrityError:
-                stored = IdempotencyKey.objects.filter(user_id=user_id, key=key).first()
-                if stored is None:
-                    continue  # purged between our INSERT and this read: try again
-                if stored.fingerprint != fingerprint:
-                    raise UnprocessableError(
-                        f"This {HEADER} was already used with a different request; use a new key.",
-                        field=HEADER,
-                        code="idempotency_key_reused",
-                    ) from None
-                return IdempotentResponse(
-                    stored.response_status, stored.response_body, replayed=True, contact_id=stored.contact_id
-                )
-            status, body, contact_id = action()
-            row.response_status, row.response_body, row.contact_id = status, body, contact_id
-            row.save(update_fields=["response_status", "response_body", "contact"])
-            return IdempotentResponse(status, body, replayed=False, contact_id=contact_id)
-    raise IntegrityError(f"{HEADER} {key!r} could be neither stored nor read.")
+from crm.models import IdempotencyKey
 
 
 def idempotency_keys_purge(*, older_than: timedelta | None = None) -> int:

@@ -5,15 +5,30 @@ import random
 from django.db import transaction
 
 from crm.errors import NotFoundError
-from crm.models import Contact, Source
-from crm.services.assignment import RoutingContext
-from crm.services.leads import lead_get_or_create, lead_normalise_external_id
+from crm.models import ActorKind, AssignmentVia, Contact, EventType, Source
+from crm.services.events import SYSTEM, Actor, assignment_event, event_build, events_record
+from crm.services.leads import LeadProfile, lead_normalise_external_id, lead_touch, message_clean, metadata_clean
+from crm.services.locking import routing_locked
 
 
 def contact_register(
-    *, external_id: str, source_id: int, rng: random.Random | None = None, registered_by=None
+    *,
+    external_id: str,
+    source_id: int,
+    name: str = "",
+    phone: str = "",
+    email: str = "",
+    message: str = "",
+    metadata: dict | None = None,
+    rng: random.Random | None = None,
+    registered_by=None,
 ) -> Contact:
     """Register one contact of the lead `external_id` through `source_id` and assign it.
+
+    `name`, `phone` and `email` update the lead's profile (crm.services.leads.lead_touch: a
+    non-empty value wins, an empty one keeps what is there); `message` and `metadata` are
+    stored on the contact. All are normalised and checked before anything is written
+    (DomainError naming the field).
 
     All in one transaction: the lead, the contact and the operator's load are written
     together or not at all (an unknown source leaves no lead behind). The lead is found or
@@ -22,35 +37,66 @@ def contact_register(
 
     A new contact never jumps the queue: it finds room only if no contact of its source is
     waiting, because every path that frees room drains the queue in the same transaction.
+    Its events (`contact.registered`, then `contact.assigned` or `contact.waiting`) are
+    written in the same transaction, in one statement.
     Raises NotFoundError(field="source_id") for an unknown source.
     """
-    lead_normalise_external_id(external_id)  # reject bad input before opening a transaction
+    # Reject bad input before opening a transaction.
+    lead_normalise_external_id(external_id)
+    profile = LeadProfile.clean(name=name, phone=phone, email=email)
+    message = message_clean(message)
+    metadata = metadata_clean(metadata)
     with transaction.atomic():
-        lead, created = lead_get_or_create(external_id=external_id)
-        ctx = RoutingContext.lock_for_source(source_id)
-        if ctx is None:
-            # Rolls back the lead created above.
-            raise NotFoundError(f"Source {source_id} does not exist.", field="source_id")
-        lead_id = None if created else lead.pk
-        if ctx.sources[source_id].strategy == Source.Strategy.SMOOTH:
-            # Smooth counts change with every contact: read them as the last intake left them.
-            ctx.refresh_links(source_id)
-        decision = ctx.decide(source_id, rng=rng, lead_id=lead_id)
-        if decision.operator_id is None and ctx.links[source_id]:
-            # About to make it wait: make sure no weight was raised from 0 while we waited for
-            # the lock (its drain ran before this contact existed). Weighted random choices
-            # otherwise use the weights in force when the request's lock statement began.
-            ctx.refresh_links(source_id)
+        lead, created = lead_touch(external_id=external_id, profile=profile)
+        with routing_locked(intake_source_id=source_id) as ctx:
+            if source_id not in ctx.sources:
+                # Rolls back the lead created above.
+                raise NotFoundError(f"Source {source_id} does not exist.", field="source_id")
+            lead_id = None if created else lead.pk
+            if ctx.sources[source_id].strategy == Source.Strategy.SMOOTH:
+                # Smooth counts change with every contact: read them as the last intake left them.
+                ctx.refresh_links(source_id)
             decision = ctx.decide(source_id, rng=rng, lead_id=lead_id)
-        contact = Contact.objects.create(
-            lead=lead,
-            source_id=source_id,
-            operator_id=decision.operator_id,
-            unassigned_reason=decision.reason,
-            assignment=decision.record(via="intake"),
-            registered_by=registered_by,
-        )
-        if decision.operator_id is not None:
-            ctx.take(source_id, decision.operator_id)
-            ctx.flush()
+            if decision.operator_id is None and ctx.links[source_id]:
+                # About to make it wait: make sure no weight was raised from 0 while we waited for
+                # the lock (its drain ran before this contact existed). Weighted random choices
+                # otherwise use the weights in force when the request's lock statement began.
+                ctx.refresh_links(source_id)
+                decision = ctx.decide(source_id, rng=rng, lead_id=lead_id)
+            contact = Contact.objects.create(
+                lead=lead,
+                source_id=source_id,
+                operator_id=decision.operator_id,
+                unassigned_reason=decision.reason,
+                assignment=decision.record(via=AssignmentVia.INTAKE),
+                registered_by=registered_by,
+                message=message,
+                metadata=metadata,
+            )
+            if registered_by is None:
+                actor = SYSTEM
+            else:
+                # A non-staff client that may register contacts is a bot (operators may not).
+                actor = Actor(ActorKind.STAFF if registered_by.is_staff else ActorKind.BOT, registered_by)
+            events_record(
+                [
+                    event_build(
+                        type=EventType.CONTACT_REGISTERED,
+                        contact=contact,
+                        actor=actor,
+                        data={"lead_id": lead.pk, "new_lead": created},
+                        occurred_at=contact.created_at,
+                    ),
+                    assignment_event(
+                        contact_id=contact.pk,
+                        source_id=source_id,
+                        decision=decision,
+                        via=AssignmentVia.INTAKE,
+                        actor=actor,
+                        occurred_at=contact.created_at,
+                    ),
+                ]
+            )
+            if decision.operator_id is not None:
+                ctx.take(source_id, decision.operator_id)
     return contact

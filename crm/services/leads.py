@@ -1,8 +1,57 @@
-from django.db import connection
-from django.utils import timezone
+"""Leads: the one normalisation of their identity and profile, and the one writer of both.
 
-from crm.errors import DomainError
-from crm.models import EXTERNAL_ID_MAX_LENGTH, Lead
+A lead's profile (name, phone, email) comes from his contacts. The rule, the same for every
+path that writes a lead: a later contact that carries a non-empty value replaces it (the last
+value wins), an empty or absent value never erases one. `lead_touch` is that writer.
+
+Phones are stored in one canonical form, E.164 ("+" and up to 15 digits, e.g. +79123456789),
+as parsed by `phonenumbers` (Google's libphonenumber metadata, kept up to date by its
+maintainers): it knows every country's number lengths and the national trunk prefixes ("8 912
+..." in Russia, "0 20 ..." in the UK), which a hand-written rule would get wrong. A number
+without a country code is read in settings.PHONE_DEFAULT_REGION (empty: refused)."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+import math
+import re
+import secrets
+from dataclasses import dataclass
+
+import phonenumbers
+from django.conf import settings
+from django.contrib.admin.models import LogEntry
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
+from django.core.validators import EmailValidator
+from django.db import connection, transaction
+from django.db.models import F, Value
+from django.db.models.functions import Concat
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import ngettext
+
+from crm.errors import DomainError, NotFoundError
+from crm.logfmt import kv
+from crm.models import (
+    EMAIL_MAX_LENGTH,
+    EXTERNAL_ID_MAX_LENGTH,
+    LEAD_NAME_MAX_LENGTH,
+    MESSAGE_MAX_LENGTH,
+    METADATA_MAX_BYTES,
+    Contact,
+    IdempotencyKey,
+    Lead,
+    RoutingChange,
+)
+
+logger = logging.getLogger("crm.leads")
+
+PHONE_INPUT_MAX_LENGTH = 32
+METADATA_KEY_MAX_LENGTH = 100
+_email_validator = EmailValidator()
 
 
 def lead_normalise_external_id(external_id: str) -> str:
@@ -15,31 +64,336 @@ def lead_normalise_external_id(external_id: str) -> str:
         raise DomainError("external_id may not be blank.", field="external_id", code="blank")
     if len(normalised) > EXTERNAL_ID_MAX_LENGTH:
         raise DomainError(
-            f"external_id is longer than {EXTERNAL_ID_MAX_LENGTH} characters.",
+            ngettext(
+                "external_id is longer than %(max)d character.",
+                "external_id is longer than %(max)d characters.",
+                EXTERNAL_ID_MAX_LENGTH,
+            )
+            % {"max": EXTERNAL_ID_MAX_LENGTH},
             field="external_id",
             code="max_length",
         )
     return normalised
 
 
-def lead_get_or_create(*, external_id: str) -> tuple[Lead, bool]:
-    """Find the lead by normalised external id or create it. Safe under concurrency without a
-    savepoint: the INSERT says ON CONFLICT DO NOTHING, so the loser of a race between two
-    first contacts of one new lead gets no row back and reads the winner's (PostgreSQL's
-    READ COMMITTED gives the next statement a fresh snapshot; SQLite's IMMEDIATE
-    transactions never race at all). A known lead costs one query, a new one two."""
+def _at_most_characters(limit: int) -> str:
+    return ngettext("At most %(max)d character.", "At most %(max)d characters.", limit) % {"max": limit}
+
+
+def _no_nul(value: str, field: str) -> None:
+    if "\x00" in value:
+        raise DomainError("Null characters are not allowed.", field=field, code="null_characters_not_allowed")
+
+
+def phone_normalise(raw: str, *, region: str | None = None) -> str:
+    """A phone number in its canonical form, E.164 ("+79123456789"); "" for an empty value.
+
+    Accepts the usual ways of writing one: spaces, dashes, dots, brackets, a leading "+" or
+    "00", or a national number ("8 (912) 345-67-89") when a default region is configured.
+    Raises DomainError(field="phone") for what is not a possible phone number (too short or
+    long for its country, letters, an unknown country code) and for an extension, which the
+    canonical form cannot hold."""
+    if not isinstance(raw, str):
+        raise DomainError("Must be a string.", field="phone")
+    text = raw.strip()
+    if not text:
+        return ""
+    _no_nul(text, "phone")
+    if len(text) > PHONE_INPUT_MAX_LENGTH:
+        raise DomainError(_at_most_characters(PHONE_INPUT_MAX_LENGTH), field="phone", code="max_length")
+    if any(ch.isalpha() for ch in text):
+        # libphonenumber reads letters as keypad digits (1-800-FLOWERS); a lead's phone with
+        # letters in it is a typo or not a phone at all.
+        raise DomainError("A phone number has no letters.", field="phone", code="invalid_phone")
+    if text.startswith("00"):
+        text = "+" + text[2:]  # the ITU international prefix
+    region = region if region is not None else (settings.PHONE_DEFAULT_REGION or None)
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException as exc:
+        if exc.error_type == phonenumbers.NumberParseException.INVALID_COUNTRY_CODE:
+            message = "Give the number with its country code, e.g. +7 912 345-67-89."
+        else:
+            message = "This is not a phone number."
+        raise DomainError(message, field="phone", code="invalid_phone") from None
+    if number.extension:
+        raise DomainError("Extensions are not stored; send the number alone.", field="phone", code="invalid_phone")
+    if not phonenumbers.is_possible_number(number):
+        raise DomainError("This is not a possible phone number.", field="phone", code="invalid_phone")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def search_words(text: str) -> list[str]:
+    """The words of a name or a search term: runs of letters and digits, lower-cased by
+    Python (the same on every database; SQLite's LOWER() knows only ASCII)."""
+    return re.findall(r"[^\W_]+", text.lower())
+
+
+def lead_name_search(name: str) -> str:
+    """The searchable form of a name (Lead.name_search): its words, each preceded by a space
+    (" anna petrova"), so that "a word of the name starts with w" is `LIKE '% w%'`."""
+    return "".join(f" {word}" for word in search_words(name))
+
+
+def phone_search_digits(term: str) -> str | None:
+    """The digits of a search term that looks like (part of) a phone number written in any
+    usual way ("+7 (912) 345", "912-345-67"), or None. Used to match the stored E.164 form."""
+    text = term.strip()
+    if not text or any(ch not in "0123456789+-() ./" for ch in text):
+        return None
+    digits = "".join(ch for ch in text if ch.isdigit())
+    return digits or None
+
+
+def email_normalise(raw: str) -> str:
+    """An email address lower-cased (the whole address: mailbox providers ignore case, and
+    one spelling lets search and the profile rule compare them); "" for an empty value.
+    Raises DomainError(field="email") for an invalid address."""
+    if not isinstance(raw, str):
+        raise DomainError("Must be a string.", field="email")
+    text = raw.strip().lower()
+    if not text:
+        return ""
+    _no_nul(text, "email")
+    if len(text) > EMAIL_MAX_LENGTH:
+        raise DomainError(_at_most_characters(EMAIL_MAX_LENGTH), field="email", code="max_length")
+    try:
+        _email_validator(text)
+    except ValidationError:
+        raise DomainError("Enter a valid email address.", field="email", code="invalid_email") from None
+    return text
+
+
+def name_normalise(raw: str) -> str:
+    if not isinstance(raw, str):
+        raise DomainError("Must be a string.", field="name")
+    text = raw.strip()
+    _no_nul(text, "name")
+    if len(text) > LEAD_NAME_MAX_LENGTH:
+        raise DomainError(_at_most_characters(LEAD_NAME_MAX_LENGTH), field="name", code="max_length")
+    return text
+
+
+def message_clean(raw: str) -> str:
+    """A contact's message: kept as written (no stripping inside), at most 4,000 characters."""
+    if not isinstance(raw, str):
+        raise DomainError("Must be a string.", field="message")
+    _no_nul(raw, "message")
+    if len(raw) > MESSAGE_MAX_LENGTH:
+        raise DomainError(_at_most_characters(MESSAGE_MAX_LENGTH), field="message", code="max_length")
+    return raw if raw.strip() else ""
+
+
+def metadata_clean(raw: object) -> dict:
+    """A contact's metadata: a flat JSON object of string keys to scalar values (string,
+    number, true/false, null), at most METADATA_MAX_BYTES serialised as compact UTF-8 JSON.
+    Raises DomainError(field="metadata") naming the first key at fault."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise DomainError("Must be a JSON object.", field="metadata", code="invalid")
+    for key, value in raw.items():
+        if not isinstance(key, str) or not key.strip():
+            raise DomainError("Keys must be non-empty strings.", field="metadata", code="invalid")
+        if len(key) > METADATA_KEY_MAX_LENGTH:
+            raise DomainError(
+                ngettext(
+                    "Key %(key)s... is longer than %(max)d character.",
+                    "Key %(key)s... is longer than %(max)d characters.",
+                    METADATA_KEY_MAX_LENGTH,
+                )
+                % {"key": repr(key[:20]), "max": METADATA_KEY_MAX_LENGTH},
+                field="metadata",
+                code="invalid",
+            )
+        if isinstance(value, dict | list):
+            raise DomainError(
+                f"{key!r}: values must be strings, numbers, true/false or null, not nested.",
+                field="metadata",
+                code="not_flat",
+            )
+        if not (value is None or isinstance(value, str | bool | int | float)):
+            raise DomainError(f"{key!r}: unsupported value.", field="metadata", code="invalid")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise DomainError(f"{key!r}: numbers must be finite.", field="metadata", code="invalid")
+        # PostgreSQL's jsonb refuses the NUL character in keys and strings.
+        if "\x00" in key or (isinstance(value, str) and "\x00" in value):
+            raise DomainError("Null characters are not allowed.", field="metadata", code="null_characters_not_allowed")
+    try:
+        size = len(json.dumps(raw, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+    except UnicodeEncodeError:
+        raise DomainError("Strings must be valid Unicode.", field="metadata", code="invalid") from None
+    if size > METADATA_MAX_BYTES:
+        message = ngettext(
+            "At most %(max)d byte as JSON (%(size)d sent).",
+            "At most %(max)d bytes as JSON (%(size)d sent).",
+            METADATA_MAX_BYTES,
+        ) % {"max": METADATA_MAX_BYTES, "size": size}
+        raise DomainError(message, field="metadata", code="max_length")
+    return raw
+
+
+@dataclass(frozen=True)
+class LeadProfile:
+    """What one contact says about its lead; empty strings say nothing."""
+
+    name: str = ""
+    phone: str = ""
+    email: str = ""
+
+    @classmethod
+    def clean(cls, *, name: str = "", phone: str = "", email: str = "") -> LeadProfile:
+        """Normalised, or DomainError naming the field at fault."""
+        return cls(name=name_normalise(name), phone=phone_normalise(phone), email=email_normalise(email))
+
+
+def _db_datetime(value):
+    """A datetime column read through a raw cursor: SQLite hands back naive UTC (or text)."""
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    if value is not None and timezone.is_naive(value):
+        value = timezone.make_aware(value, datetime.UTC)
+    return value
+
+
+def lead_touch(*, external_id: str, profile: LeadProfile | None = None, seen_at=None) -> tuple[Lead, bool]:
+    """Find or create the lead, apply the profile rule (a non-empty value replaces, an empty
+    one keeps) and move `last_seen_at` forward, in one statement: INSERT ... ON CONFLICT DO
+    UPDATE ... RETURNING. Returns (lead, created).
+
+    Concurrency: the statement takes the lead's row lock (or the unique index entry of a new
+    one) until the caller's transaction ends, so two contacts of one lead serialise here,
+    before any operator is locked; a concurrent first contact of a new lead waits on the
+    index entry and then updates the row the winner inserted (no savepoint, no retry). The
+    later commit's non-empty values win. `last_seen_at` never moves backwards.
+
+    "created" compares the row's creation time with ours: equal only for the row we inserted
+    (microsecond timestamps; an existing row was created earlier)."""
     normalised = lead_normalise_external_id(external_id)
-    lead = Lead.objects.filter(external_id=normalised).first()
-    if lead is not None:
-        return lead, False
-    now = timezone.now()
+    profile = profile or LeadProfile()
+    now = seen_at or timezone.now()
+    db_now = connection.ops.adapt_datetimefield_value(now)
+    table = connection.ops.quote_name(Lead._meta.db_table)
+
+    def keep(column: str, when: str | None = None) -> str:
+        when = when or column
+        return f"{column} = CASE WHEN excluded.{when} <> '' THEN excluded.{column} ELSE {table}.{column} END"
+
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {Lead._meta.db_table} (external_id, created_at) VALUES (%s, %s) "
-            "ON CONFLICT (external_id) DO NOTHING RETURNING id",
-            [normalised, connection.ops.adapt_datetimefield_value(now)],
+            f"INSERT INTO {table} (external_id, name, name_search, phone, email, created_at, last_seen_at) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s) "
+            f"ON CONFLICT (external_id) DO UPDATE SET {keep('name')}, {keep('name_search', when='name')}, "
+            f"{keep('phone')}, {keep('email')}, "
+            f"last_seen_at = CASE WHEN excluded.last_seen_at > {table}.last_seen_at "
+            f"THEN excluded.last_seen_at ELSE {table}.last_seen_at END "
+            "RETURNING id, name, phone, email, created_at, last_seen_at",
+            [normalised, profile.name, lead_name_search(profile.name), profile.phone, profile.email, db_now, db_now],
         )
-        row = cursor.fetchone()
-    if row is None:
-        return Lead.objects.get(external_id=normalised), False
-    return Lead(id=row[0], external_id=normalised, created_at=now), True
+        lead_id, name, phone, email, created_at, last_seen_at = cursor.fetchone()
+    created_at, last_seen_at = _db_datetime(created_at), _db_datetime(last_seen_at)
+    lead = Lead(
+        id=lead_id,
+        external_id=normalised,
+        name=name,
+        name_search=lead_name_search(name),
+        phone=phone,
+        email=email,
+        created_at=created_at,
+        last_seen_at=last_seen_at,
+    )
+    return lead, created_at == now
+
+
+# --- Erasure ---------------------------------------------------------------------------------
+
+ERASED_EXTERNAL_ID_PREFIX = "erased-"
+# Stored as an erased contact's idempotency fingerprint: the request's hash is derived from
+# the personal data it carried, so it goes too; a retry with that key replays the scrubbed
+# response (crm.services.idempotency).
+ERASED_FINGERPRINT = "erased"
+# What an erased contact's stored API response no longer says.
+_ERASED_RESPONSE_FIELDS = {"message": "", "metadata": {}}
+
+
+@dataclass(frozen=True)
+class LeadErasure:
+    lead_id: int
+    contacts: int
+    idempotency_keys: int
+
+
+def lead_find(*, external_id: str) -> Lead:
+    """The lead with this external id (normalised), or NotFoundError."""
+    normalised = lead_normalise_external_id(external_id)
+    lead = Lead.objects.filter(external_id=normalised).first()
+    if lead is None:
+        raise NotFoundError("No lead has this external id.", code="not_found")
+    return lead
+
+
+def lead_erase(*, lead_id: int, actor=None) -> LeadErasure:
+    """Erase a lead's personal data on request, in one transaction: his profile (name, phone,
+    email), every message and metadata of his contacts, the copies of those in the stored
+    idempotent responses, and his external id, replaced by a random token (one-way: nothing
+    derived from the old id is kept, so it cannot be guessed back). The old id then registers
+    as a new lead. Contacts, their operators, sources, times and the statistics stay.
+
+    Who erased it and when is recorded in the audit history, without the erased values.
+    Erasing an erased lead erases nothing new and records it again.
+
+    Lock order: the lead row first (an intake of this lead holds it from its upsert to its
+    commit, so every contact it registers is visible once we have it), then his contacts by
+    the UPDATE. A concurrent close that drains a waiting contact of this very lead takes the
+    contact rows in its own order; PostgreSQL then aborts one side (a 409 in the API, safe to
+    retry)."""
+    now = timezone.now()
+    token = ERASED_EXTERNAL_ID_PREFIX + secrets.token_hex(16)
+    with transaction.atomic():
+        # The lead's row lock: serialises with intakes of this lead (lead_touch).
+        lead = Lead.objects.select_for_update().filter(pk=lead_id).first()
+        if lead is None:
+            raise NotFoundError(f"Lead {lead_id} does not exist.")
+        Lead.objects.filter(pk=lead_id).update(
+            external_id=token, name="", name_search="", phone="", email="", erased_at=now
+        )
+        contacts = Contact.objects.filter(lead_id=lead_id)
+        contact_ids = list(contacts.order_by("id").values_list("id", flat=True))
+        contacts.update(message="", metadata={})
+        keys = 0
+        for row in IdempotencyKey.objects.filter(contact_id__in=contact_ids).order_by("id"):
+            body = dict(row.response_body)
+            for field, blank in _ERASED_RESPONSE_FIELDS.items():
+                if field in body:
+                    body[field] = blank
+            if "external_id" in body:
+                body["external_id"] = token
+            row.response_body, row.fingerprint = body, ERASED_FINGERPRINT
+            row.save(update_fields=["response_body", "fingerprint"])
+            keys += 1
+        # The admin's own history names objects by their str(): a lead by its external id, a
+        # contact with it. Renamed to the token / the contact's number.
+        lead_type = ContentType.objects.get_for_model(Lead)
+        contact_type = ContentType.objects.get_for_model(Contact)
+        LogEntry.objects.filter(content_type=lead_type, object_id=str(lead_id)).update(object_repr=token)
+        LogEntry.objects.filter(content_type=contact_type, object_id__in=[str(pk) for pk in contact_ids]).update(
+            object_repr=Concat(Value("#"), F("object_id"))
+        )
+        _record_erasure(actor=actor, lead_id=lead_id, token=token, contacts=len(contact_ids))
+    return LeadErasure(lead_id=lead_id, contacts=len(contact_ids), idempotency_keys=keys)
+
+
+def _record_erasure(*, actor, lead_id: int, token: str, contacts: int) -> None:
+    """The audit record: who, when, which lead (by id and token) and how many contacts."""
+    is_user = actor is not None and getattr(actor, "is_authenticated", False)
+    change = RoutingChange.objects.create(
+        actor=actor if is_user else None,
+        actor_name=actor.get_username() if is_user else "",
+        action="erase",
+        object_type="lead",
+        object_id=lead_id,
+        object_repr=token,
+        changes={"personal_data": ["present", "erased"], "contacts": [contacts, contacts]},
+    )
+    line = kv(event="lead_erased", lead=lead_id, contacts=contacts, actor=change.actor_name or None)
+    transaction.on_commit(lambda: logger.info(line))

@@ -6,10 +6,13 @@ transaction, under the same operator locks the intake takes.
 """
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext, ngettext
 
 from crm.errors import ConflictError, DomainError, NotFoundError
 from crm.models import Contact, Operator, OperatorSource, Source
-from crm.services.assignment import RoutingContext, lock_serving, smooth_round_restart
+from crm.services.availability import availability_apply
+from crm.services.contacts import operator_contacts_requeue
+from crm.services.locking import routing_locked, smooth_round_restart
 from crm.services.queue import queue_drain
 from crm.services.routing_history import routing_change_record, routing_snapshot
 
@@ -17,8 +20,23 @@ from crm.services.routing_history import routing_change_record, routing_snapshot
 def _clean_name(name: str, *, kind: str) -> str:
     cleaned = (name or "").strip()
     if not cleaned:
-        raise DomainError(f"The {kind} name may not be blank.", field="name", code="blank")
+        if kind == "operator":
+            message = gettext("The operator name may not be blank.")
+        else:
+            message = gettext("The source name may not be blank.")
+        raise DomainError(message, field="name", code="blank")
     return cleaned
+
+
+def _name_taken(kind: str, name: str, pk: int | None = None) -> str:
+    """Whole sentences per kind ("an operator", "a source"), as a translator needs them."""
+    if kind == "operator":
+        if pk is None:
+            return gettext("An operator named %(name)s already exists.") % {"name": repr(name)}
+        return gettext("An operator named %(name)s already exists (id %(id)d).") % {"name": repr(name), "id": pk}
+    if pk is None:
+        return gettext("A source named %(name)s already exists.") % {"name": repr(name)}
+    return gettext("A source named %(name)s already exists (id %(id)d).") % {"name": repr(name), "id": pk}
 
 
 def _save_unique_name(instance: Operator | Source, *, kind: str, update_fields: list[str] | None = None) -> None:
@@ -27,16 +45,25 @@ def _save_unique_name(instance: Operator | Source, *, kind: str, update_fields: 
     model = type(instance)
     clash = model.objects.filter(name__iexact=instance.name).exclude(pk=instance.pk).first()
     if clash is not None:
-        raise DomainError(f"A {kind} named {clash.name!r} already exists (id {clash.pk}).", field="name", code="unique")
+        raise DomainError(_name_taken(kind, clash.name, clash.pk), field="name", code="unique")
     try:
         with transaction.atomic():
             instance.save(update_fields=update_fields)
     except IntegrityError as exc:
-        raise DomainError(f"A {kind} named {instance.name!r} already exists.", field="name", code="unique") from exc
+        raise DomainError(_name_taken(kind, instance.name), field="name", code="unique") from exc
 
 
-def operator_create(*, name: str, is_active: bool = True, max_load: int = 10, actor=None) -> Operator:
-    operator = Operator(name=_clean_name(name, kind="operator"), is_active=is_active, max_load=max_load)
+def operator_create(
+    *,
+    name: str,
+    is_active: bool = True,
+    max_load: int = 10,
+    availability: str = Operator.Availability.ONLINE,
+    actor=None,
+) -> Operator:
+    operator = Operator(
+        name=_clean_name(name, kind="operator"), is_active=is_active, max_load=max_load, availability=availability
+    )
     with transaction.atomic():
         _save_unique_name(operator, kind="operator")
         routing_change_record(actor=actor, action="create", obj=operator)
@@ -49,6 +76,7 @@ def operator_update(
     name: str | None = None,
     is_active: bool | None = None,
     max_load: int | None = None,
+    availability: str | None = None,
     redistribute: bool = False,
     actor=None,
 ) -> Operator:
@@ -56,11 +84,18 @@ def operator_update(
 
     - `max_load` may not drop below his open contacts (that would put him over capacity).
     - Activating him or raising `max_load` gives the new room to the waiting queue at once.
-    - `redistribute=True` with `is_active=False` returns his open contacts to the queue,
-      oldest first, and routes them to the other operators as far as they have room.
+    - `availability` as the operator would set it himself (see crm.services.availability);
+      becoming available drains the queue too.
+    - `redistribute=True` with `is_active=False` (or `availability="offline"`) returns his open
+      contacts to the queue, oldest first, and routes them to the other operators as far as
+      they have room.
     """
-    if redistribute and is_active is not False:
-        raise DomainError("redistribute is only possible when deactivating (is_active: false).", field="redistribute")
+    if redistribute and is_active is not False and availability != Operator.Availability.OFFLINE:
+        raise DomainError(
+            "redistribute is only possible when deactivating (is_active: false) or going offline "
+            '("availability": "offline").',
+            field="redistribute",
+        )
     returning_from: list[int] = []
     if redistribute:
         # His contacts may come from sources he no longer serves; their queues get them back.
@@ -71,15 +106,18 @@ def operator_update(
             .values_list("source_id", flat=True)
             .distinct()
         )
-    with transaction.atomic():
-        # Lock the operator and every operator of his sources: an intake may be adding to
-        # their loads right now, and the queue drain below decides on all of them.
-        ctx, served = lock_serving(operator_ids=[operator_id], source_ids=returning_from)
+    # Lock the operator and every operator of his sources: an intake may be adding to
+    # their loads right now, and the queue drain below decides on all of them.
+    with transaction.atomic(), routing_locked(serving=[operator_id], source_ids=returning_from) as ctx:
         operator = ctx.operators.get(operator_id)
         if operator is None:
             raise NotFoundError(f"Operator {operator_id} does not exist.")
         room_before = operator.max_load if operator.is_active else 0
         was_active = operator.is_active
+        became_available = False
+        if availability is not None:
+            became_available = availability_apply(ctx, operator, availability, actor=actor)
+            operator.save(update_fields=["availability", "availability_changed_at", "last_seen_at"])
         before = routing_snapshot(operator)
         if name is not None:
             operator.name = _clean_name(name, kind="operator")
@@ -88,8 +126,14 @@ def operator_update(
         if max_load is not None:
             if max_load < operator.open_load:
                 raise DomainError(
-                    f"{operator.name} has {operator.open_load} open contacts; max_load cannot be "
-                    f"lower than {operator.open_load}. Close or reassign contacts first.",
+                    ngettext(
+                        "%(name)s has %(load)d open contact; max_load cannot be lower than %(load)d. "
+                        "Close or reassign it first.",
+                        "%(name)s has %(load)d open contacts; max_load cannot be lower than %(load)d. "
+                        "Close or reassign contacts first.",
+                        operator.open_load,
+                    )
+                    % {"name": operator.name, "load": operator.open_load},
                     field="max_load",
                     code="below_current_load",
                 )
@@ -97,37 +141,12 @@ def operator_update(
         _save_unique_name(operator, kind="operator", update_fields=["name", "is_active", "max_load"])
         routing_change_record(actor=actor, action="update", obj=operator, before=before)
         if was_active != operator.is_active:
-            smooth_round_restart(source_ids=served, ctx=ctx)
-        returned = _return_to_queue(ctx, operator) if redistribute else 0
+            smooth_round_restart(source_ids=ctx.served, ctx=ctx)
+        returned = operator_contacts_requeue(ctx, operator, actor=actor) if redistribute else 0
         room_after = operator.max_load if operator.is_active else 0
-        if room_after > room_before or returned:
-            queue_drain(source_ids=served, ctx=ctx)
-        ctx.flush()
+        if room_after > room_before or returned or became_available:
+            queue_drain(source_ids=ctx.served, ctx=ctx, actor=actor)
     return operator
-
-
-def _return_to_queue(ctx: RoutingContext, operator: Operator) -> int:
-    """Take an operator's open contacts off him; they wait (keeping their age, so they come
-    first) until queue_drain hands them out. Returns how many."""
-    contacts = list(
-        Contact.objects.filter(operator=operator, status=Contact.Status.OPEN)
-        .order_by("id")
-        .values_list("id", "source_id")
-    )
-    by_source: dict[int, list[int]] = {}
-    for contact_id, source_id in contacts:
-        by_source.setdefault(source_id, []).append(contact_id)
-    for source_id, ids in by_source.items():
-        decision = ctx.decide(source_id)
-        reason = decision.reason or Contact.UnassignedReason.ALL_AT_CAPACITY
-        record = {**decision.record(via="redistribute"), "operator_id": None, "reason": reason}
-        # His lock, held here, is what every close or reassignment of these contacts waits on.
-        moved = Contact.objects.filter(pk__in=ids, operator=operator, status=Contact.Status.OPEN).update(
-            operator=None, unassigned_reason=reason, assignment=record
-        )
-        for _ in range(moved):
-            ctx.release(operator.pk)
-    return len(contacts)
 
 
 def source_create(*, name: str, strategy: str = Source.Strategy.RANDOM, affinity: bool = False, actor=None) -> Source:
@@ -146,9 +165,8 @@ def source_update(
     affinity: bool | None = None,
     actor=None,
 ) -> Source:
-    with transaction.atomic():
-        # The operators' locks serialise this with the intakes that read the strategy.
-        ctx = RoutingContext.lock(source_ids=[source_id])
+    # The operators' locks serialise this with the intakes that read the strategy.
+    with transaction.atomic(), routing_locked(source_ids=[source_id]) as ctx:
         source = ctx.sources.get(source_id)
         if source is None:
             raise NotFoundError(f"Source {source_id} does not exist.")
@@ -177,14 +195,13 @@ def link_create(*, operator_id: int, source_id: int, weight: int, actor=None) ->
     if existing is not None:
         raise DomainError(_duplicate_link_message(existing), field="non_field_errors", code="unique")
     try:
-        with transaction.atomic():
-            RoutingContext.lock(source_ids=[source_id], operator_ids=[operator_id])
+        with transaction.atomic(), routing_locked(source_ids=[source_id], operator_ids=[operator_id]):
             link = OperatorSource.objects.create(operator_id=operator_id, source_id=source_id, weight=weight)
             routing_change_record(actor=actor, action="create", obj=link)
             smooth_round_restart(source_ids=[source_id])
             if weight > 0:
                 # A fresh context: it must see the new link.
-                queue_drain(source_ids=[source_id], ctx=None)
+                queue_drain(source_ids=[source_id], ctx=None, actor=actor)
             return link
     except IntegrityError as exc:
         existing = OperatorSource.objects.filter(operator_id=operator_id, source_id=source_id).first()
@@ -205,8 +222,7 @@ def link_update(*, link_id: int, weight: int, actor=None) -> OperatorSource:
     link = OperatorSource.objects.filter(pk=link_id).first()
     if link is None:
         raise NotFoundError(f"Operator-source link {link_id} does not exist.")
-    with transaction.atomic():
-        ctx = RoutingContext.lock(source_ids=[link.source_id], operator_ids=[link.operator_id])
+    with transaction.atomic(), routing_locked(source_ids=[link.source_id], operator_ids=[link.operator_id]) as ctx:
         link = next((lk for lk in ctx.links[link.source_id] if lk.pk == link_id), None)
         if link is None:
             raise NotFoundError(f"Operator-source link {link_id} does not exist.")
@@ -218,8 +234,7 @@ def link_update(*, link_id: int, weight: int, actor=None) -> OperatorSource:
             routing_change_record(actor=actor, action="update", obj=link, before=before)
             smooth_round_restart(source_ids=[link.source_id], ctx=ctx)
             if weight > 0:
-                queue_drain(source_ids=[link.source_id], ctx=ctx)
-                ctx.flush()
+                queue_drain(source_ids=[link.source_id], ctx=ctx, actor=actor)
     return link
 
 
@@ -227,8 +242,7 @@ def link_delete(*, link_id: int, actor=None) -> None:
     link = OperatorSource.objects.filter(pk=link_id).first()
     if link is None:
         raise NotFoundError(f"Operator-source link {link_id} does not exist.")
-    with transaction.atomic():
-        RoutingContext.lock(source_ids=[link.source_id], operator_ids=[link.operator_id])
+    with transaction.atomic(), routing_locked(source_ids=[link.source_id], operator_ids=[link.operator_id]):
         deleted, _ = OperatorSource.objects.filter(pk=link_id).delete()
         if not deleted:
             raise NotFoundError(f"Operator-source link {link_id} does not exist.")

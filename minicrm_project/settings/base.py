@@ -47,11 +47,14 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    # Trigram indexes on PostgreSQL (lead search); harmless on SQLite.
+    "django.contrib.postgres",
     "rest_framework",
     "knox",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "huey.contrib.djhuey",
     "crm",
 ]
 
@@ -60,6 +63,9 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    # Before anything reads request.GET or the body (and after the language is chosen, so its
+    # 415 speaks the client's language).
+    "crm.middleware.RequestCharsetMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -144,11 +150,62 @@ def cache_from_env() -> dict:
 
 CACHES = {"default": cache_from_env()}
 
+# --- Background work: huey (README, "Background work") ---------------------------------------
+# Redis when TASKS_REDIS_URL (or REDIS_URL) is set: any number of workers on any number of
+# machines. Otherwise a SQLite file of its own beside the database: no extra service, one
+# machine, and the queue never takes the application database's write lock.
+TASKS_SQLITE_PATH = Path(os.environ.get("TASKS_SQLITE_PATH", "") or BASE_DIR / "tasks.sqlite3")
+# Contacts one drain batch assigns in one transaction: the bound on how long a batch holds
+# its source's operator locks.
+QUEUE_DRAIN_BATCH = int(os.environ.get("QUEUE_DRAIN_BATCH", "100"))
+# The worker's heartbeat (a periodic task, every minute) is older than this: not alive.
+TASKS_WORKER_STALE_AFTER = timedelta(seconds=int(os.environ.get("TASKS_WORKER_STALE_AFTER_SECONDS", "150")))
+
+
+def huey_from_env() -> dict:
+    redis_url = (os.environ.get("TASKS_REDIS_URL", "") or os.environ.get("REDIS_URL", "")).strip()
+    config = {
+        "name": os.environ.get("TASKS_QUEUE_NAME", "minicrm"),
+        # Tests run tasks in-process, at enqueue time (settings.test).
+        "immediate": env_bool("TASKS_IMMEDIATE", False),
+        # Results are not read by anyone: no result rows to purge.
+        "results": False,
+        "utc": True,
+        "consumer": {
+            "workers": int(os.environ.get("TASKS_WORKERS", "2")),
+            "worker_type": "thread",
+            # How soon an idle worker looks again (seconds, doubling up to max_delay).
+            "initial_delay": 0.1,
+            "backoff": 1.5,
+            "max_delay": 2.0,
+        },
+    }
+    if redis_url:
+        config.update(huey_class="huey.RedisHuey", url=redis_url)
+    else:
+        config.update(huey_class="huey.SqliteHuey", filename=str(TASKS_SQLITE_PATH))
+    return config
+
+
+HUEY = huey_from_env()
+
 # Request bodies: the API's JSON parser and Django's forms refuse more than this (413/400).
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DJANGO_MAX_BODY_BYTES", "65536"))
 
 # Idempotency keys are kept at least this long (`manage.py purge_idempotency_keys`).
 IDEMPOTENCY_KEY_TTL = timedelta(hours=max(24, int(os.environ.get("IDEMPOTENCY_KEY_TTL_HOURS", "24"))))
+# An operator with a login and no activity (workspace page, API call) for this long counts as
+# away for routing. Minutes.
+OPERATOR_AWAY_AFTER = timedelta(minutes=max(1, int(os.environ.get("OPERATOR_AWAY_AFTER_MINUTES", "30"))))
+
+# Leads' phones are stored as E.164 (+79123456789). A number sent without its country code is
+# read as a national number of this region (ISO 3166 code, e.g. RU, GB, US); empty: refused.
+PHONE_DEFAULT_REGION = os.environ.get("PHONE_DEFAULT_REGION", "").strip().upper()
+if PHONE_DEFAULT_REGION:
+    import phonenumbers
+
+    if PHONE_DEFAULT_REGION not in phonenumbers.SUPPORTED_REGIONS:
+        raise ImproperlyConfigured(f"PHONE_DEFAULT_REGION={PHONE_DEFAULT_REGION!r} is not a known region code.")
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -205,6 +262,17 @@ REST_KNOX = {
     "AUTO_REFRESH": False,
 }
 
+# Resource groups of /docs, in order (crm.api.docs, kept free of imports beyond DRF's).
+API_TAGS = [
+    ("contacts", "Register contacts (bots) and work them (staff; operators their own): read, close, transfer."),
+    ("me", "An operator's own workspace: who he is, his availability, his contacts."),
+    ("leads", "End clients, one per normalised external id, with their contacts."),
+    ("operators", "Who works contacts: active or not, and how many open contacts each may hold."),
+    ("sources", "The bots and channels contacts come through, and how each one chooses operators."),
+    ("weights", "Which operators serve which source, and with what weight (the share of contacts)."),
+    ("statistics", "Configured against actual routing, loads and the waiting queue."),
+]
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "minicrm API",
     "DESCRIPTION": (
@@ -217,11 +285,18 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "TAGS": [{"name": name, "description": text} for name, text in API_TAGS],
     "ENUM_NAME_OVERRIDES": {
-        "ContactStatusEnum": "crm.models.Contact.Status",
-        "UnassignedReasonEnum": "crm.models.Contact.UnassignedReason",
-        "SourceStrategyEnum": "crm.models.Source.Strategy",
-        "DecisionStrategyEnum": [("random", "random"), ("smooth", "smooth"), ("manual", "manual")],
+        "ContactStatusEnum": "crm.models.ContactStatus",
+        "UnassignedReasonEnum": "crm.models.UnassignedReason",
+        "SourceStrategyEnum": "crm.models.SourceStrategy",
+        "DecisionStrategyEnum": "crm.models.DecisionStrategy",
+        "ViaEnum": "crm.models.AssignmentVia",
+        "AffinityEnum": "crm.models.AffinityOutcome",
+        "ExcludedEnum": "crm.models.Exclusion",
+        "AvailabilityEnum": "crm.models.OperatorAvailability",
+        "EventTypeEnum": "crm.models.EventType",
+        "ActorKindEnum": "crm.models.ActorKind",
     },
 }
 
@@ -231,4 +306,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "INFO")},
+    # SQL with its parameters (names, phones, messages) is never logged, even at DEBUG.
+    "loggers": {"django.db.backends": {"level": "INFO"}},
 }

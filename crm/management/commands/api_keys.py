@@ -1,4 +1,5 @@
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext, ngettext
 
 from crm.errors import DomainError
 from crm.services.accounts import api_token_revoke, api_tokens_list
@@ -21,12 +22,15 @@ class Command(BaseCommand):
         if options["verb"] == "list":
             tokens = api_tokens_list(username=options.get("user"))
             for token in tokens:
-                expiry = token.expiry.isoformat() if token.expiry else "never"
+                expiry = token.expiry.isoformat() if token.expiry else gettext("never")
                 self.stdout.write(f"{token.token_key}  {token.user.username}  {token.created:%Y-%m-%d %H:%M}  {expiry}")
-            self.stderr.write(f"{len(tokens)} key(s).")
+            self.stderr.write(ngettext("%(n)d key.", "%(n)d keys.", len(tokens)) % {"n": len(tokens)})
             return
         try:
             token = api_token_revoke(prefix=options["prefix"])
         except DomainError as exc:
             raise CommandError(exc.message) from exc
-        self.stdout.write(f"Revoked key {token.token_key}… of {token.user.username!r}.")
+        self.stdout.write(
+            gettext("Revoked key %(prefix)s… of %(user)s.")
+            % {"prefix": token.token_key, "user": repr(token.user.username)}
+        )

@@ -1,4 +1,5 @@
 from django.core.management.base import BaseCommand
+from django.utils.translation import gettext, ngettext
 
 from crm.models import Source
 from crm.services.queue import queue_drain_all
@@ -16,7 +17,12 @@ class Command(BaseCommand):
         names = Source.objects.in_bulk([source_id for source_id, _, _ in report])
         for source_id, assigned, waiting in report:
             name = names[source_id].name if source_id in names else source_id
-            self.stdout.write(f"{name}: assigned {assigned}, still waiting {waiting}")
+            self.stdout.write(
+                gettext("%(source)s: assigned %(assigned)d, still waiting %(waiting)d")
+                % {"source": name, "assigned": assigned, "waiting": waiting}
+            )
         total = sum(assigned for _, assigned, _ in report)
         still = sum(waiting for _, _, waiting in report)
-        self.stdout.write(f"Assigned {total} waiting contacts over {len(report)} sources; {still} still waiting.")
+        summary = ngettext("Assigned %(n)d waiting contact.", "Assigned %(n)d waiting contacts.", total) % {"n": total}
+        totals = gettext("Sources: %(sources)d; still waiting: %(still)d.") % {"sources": len(report), "still": still}
+        self.stdout.write(f"{summary} {totals}")

@@ -1,7 +1,9 @@
 import os
 
 from django.core.management.base import BaseCommand
+from django.utils.translation import gettext as _
 
+from crm.management.messages import demo_counts
 from crm.services.demo import local_first_run
 
 
@@ -14,14 +16,26 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         result = local_first_run()
         if result is None:
-            self.stdout.write("Users exist already: nothing to set up.")
+            self.stdout.write(
+                _(
+                    "Users exist already: nothing to set up. Lost the password or a key? "
+                    "See the README (changepassword, create_api_token), or `make reset` to start the demo over."
+                )
+            )
             return
         demo = result["demo"]
         port = os.environ.get("PORT", "8000")
-        self.stdout.write(
-            f"Demo data: {demo['operators']} operators, {demo['sources']} sources, {demo['weights']} weights.\n"
-            "Credentials, shown once — keep them:\n"
-            f"  admin login:     {result['admin_username']} / {result['admin_password']}  (http://127.0.0.1:{port}/admin/)\n"
-            f"  admin API key:   {result['admin_key']}\n"
-            f"  bot {result['bot_name']!r} key: {result['bot_key']}"
-        )
+        lines = [
+            _("Demo data: %(counts)s.") % {"counts": demo_counts(demo)},
+            _("Credentials, shown once — keep them:"),
+            "  "
+            + _("admin login: %(user)s / %(password)s  (%(url)s)")
+            % {
+                "user": result["admin_username"],
+                "password": result["admin_password"],
+                "url": f"http://127.0.0.1:{port}/admin/",
+            },
+            "  " + _("admin API key: %(key)s") % {"key": result["admin_key"]},
+            "  " + _("bot %(name)s key: %(key)s") % {"name": repr(result["bot_name"]), "key": result["bot_key"]},
+        ]
+        self.stdout.write("\n".join(lines))

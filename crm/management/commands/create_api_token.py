@@ -1,4 +1,5 @@
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext
 
 from crm.errors import DomainError
 from crm.services.accounts import api_token_create
@@ -15,5 +16,5 @@ class Command(BaseCommand):
             key = api_token_create(username=options["username"])
         except DomainError as exc:
             raise CommandError(exc.message) from exc
-        self.stderr.write(f"New API key for {options['username']!r} (shown once):")
+        self.stderr.write(gettext("New API key for %(user)s (shown once):") % {"user": repr(options["username"])})
         self.stdout.write(key)

@@ -1,4 +1,5 @@
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext
 
 from crm.errors import DomainError
 from crm.services.accounts import bot_create
@@ -26,8 +27,10 @@ class Command(BaseCommand):
         except DomainError as exc:
             raise CommandError(exc.message) from exc
         bound = ", ".join(user.bot_sources.order_by("source_id").values_list("source__name", flat=True))
-        self.stderr.write(
-            f"Created bot {user.username!r} (user id {user.pk}), posting to "
-            f"{'sources: ' + bound if bound else 'every source'}. Its key is shown once:"
-        )
+        if bound:
+            message = gettext("Created bot %(name)s (user id %(id)d), posting to sources: %(sources)s.")
+        else:
+            message = gettext("Created bot %(name)s (user id %(id)d), posting to every source.")
+        self.stderr.write(message % {"name": repr(user.username), "id": user.pk, "sources": bound})
+        self.stderr.write(gettext("Its key is shown once:"))
         self.stdout.write(key)

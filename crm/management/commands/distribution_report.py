@@ -1,12 +1,9 @@
-from datetime import timedelta
-
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext, ngettext
 
-from crm.selectors import distribution_stats
-
-WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
+from crm.selectors import STATS_WINDOWS, distribution_stats, stats_window_since
 
 
 class Command(BaseCommand):
@@ -15,44 +12,58 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--source", type=int, help="Only this source id.")
         parser.add_argument(
-            "--since", help="Window start: an ISO-8601 time or one of 24h, 7d, 30d (default: all time)."
+            "--since", help=f"Window start: an ISO-8601 time or one of {', '.join(STATS_WINDOWS)} (default: all time)."
         )
 
     def handle(self, *args, **options):
         since = self._since(options.get("since"))
         rows = distribution_stats(source_id=options.get("source"), since=since)
         if not rows:
-            raise CommandError("No such source." if options.get("source") else "No sources configured.")
-        window = f"since {since:%Y-%m-%d %H:%M %Z}" if since else "all time"
+            message = gettext("No such source.") if options.get("source") else gettext("No sources configured.")
+            raise CommandError(message)
+        if since:
+            window = gettext("since %(time)s") % {"time": f"{since:%Y-%m-%d %H:%M %Z}"}
+        else:
+            window = gettext("over all time")
+        # (xgettext does not look inside f-strings: the labels are translated first)
+        labels = [gettext("operator"), gettext("weight"), gettext("config %"), gettext("actual %")]
+        labels += [gettext("count"), gettext("load"), gettext("state")]
+        header = "  {:<20} {:>6} {:>9} {:>9} {:>7} {:>9}  {}".format(*labels)
         for src in rows:
-            wait = (
-                f", oldest waiting {self._duration(src['oldest_wait_seconds'])}" if src["oldest_wait_seconds"] else ""
-            )
-            self.stdout.write(
-                f"\n{src['source_name']} (#{src['source_id']}, {src['strategy']}"
-                f"{', affinity' if src['affinity'] else ''}) — {src['contacts']} contacts {window}, "
-                f"{src['assigned']} assigned, {src['waiting']} waiting now{wait}"
-            )
-            header = f"  {'operator':<20} {'weight':>6} {'config %':>9} {'actual %':>9} {'count':>7} {'load':>9}  state"
+            routing = [src["strategy"], gettext("affinity")] if src["affinity"] else [src["strategy"]]
+            self.stdout.write(f"\n{src['source_name']} (#{src['source_id']}, {', '.join(routing)})")
+            counts = ngettext(
+                "%(n)d contact %(window)s; assigned: %(assigned)d, waiting now: %(waiting)d",
+                "%(n)d contacts %(window)s; assigned: %(assigned)d, waiting now: %(waiting)d",
+                src["contacts"],
+            ) % {"n": src["contacts"], "window": window, "assigned": src["assigned"], "waiting": src["waiting"]}
+            if src["oldest_wait_seconds"]:
+                counts += gettext(", the oldest for %(duration)s") % {
+                    "duration": self._duration(src["oldest_wait_seconds"])
+                }
+            self.stdout.write(f"  {counts}")
             self.stdout.write(header)
             for op in src["operators"]:
-                state = "inactive" if not op["is_active"] else ("full" if op["is_full"] else "")
+                state = gettext("inactive") if not op["is_active"] else (gettext("full") if op["is_full"] else "")
                 self.stdout.write(
                     f"  {op['operator_name'][:20]:<20} {op['weight']:>6} {op['configured_share'] * 100:>8.1f}% "
                     f"{op['actual_share'] * 100:>8.1f}% {op['contacts']:>7} "
                     f"{str(op['open_load']) + '/' + str(op['max_load']):>9}  {state}"
                 )
-        self.stdout.write(f"\n{len(rows)} sources.")
+        self.stdout.write("\n" + ngettext("%(n)d source.", "%(n)d sources.", len(rows)) % {"n": len(rows)})
 
     @staticmethod
     def _since(value):
         if not value:
             return None
-        if value in WINDOWS:
-            return timezone.now() - WINDOWS[value]
+        if value in STATS_WINDOWS:
+            return stats_window_since(value)
         parsed = parse_datetime(value)
         if parsed is None:
-            raise CommandError(f"--since: {value!r} is neither an ISO-8601 time nor one of {', '.join(WINDOWS)}.")
+            raise CommandError(
+                gettext("--since: %(value)s is neither an ISO-8601 time nor one of %(windows)s.")
+                % {"value": repr(value), "windows": ", ".join(STATS_WINDOWS)}
+            )
         return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed)
 
     @staticmethod

@@ -2,6 +2,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext, ngettext
 
 from crm.services.idempotency import idempotency_keys_purge
 
@@ -23,7 +24,14 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         hours = options["older_than_hours"]
         if hours is not None and hours < 24:
-            raise CommandError("Keys are kept at least 24 hours.")
+            raise CommandError(gettext("Keys are kept at least 24 hours."))
         ttl = timedelta(hours=hours) if hours is not None else settings.IDEMPOTENCY_KEY_TTL
         deleted = idempotency_keys_purge(older_than=ttl)
-        self.stdout.write(f"Purged {deleted} idempotency key(s) older than {ttl}.")
+        self.stdout.write(
+            ngettext(
+                "Purged %(n)d idempotency key older than %(ttl)s.",
+                "Purged %(n)d idempotency keys older than %(ttl)s.",
+                deleted,
+            )
+            % {"n": deleted, "ttl": ttl}
+        )

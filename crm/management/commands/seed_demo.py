@@ -1,5 +1,7 @@
 from django.core.management.base import BaseCommand
+from django.utils.translation import gettext as _
 
+from crm.management.messages import demo_counts
 from crm.services.demo import DEMO_OPERATORS, DEMO_SOURCES, DEMO_WEIGHTS, demo_seed
 
 
@@ -11,7 +13,4 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         created = demo_seed()
-        self.stdout.write(
-            f"Demo data: created {created['operators']} operators, {created['sources']} sources, "
-            f"{created['weights']} weights (the rest existed)."
-        )
+        self.stdout.write(_("Demo data: created %(counts)s (the rest existed).") % {"counts": demo_counts(created)})

@@ -1,9 +1,11 @@
 import random
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext, ngettext
 
 from crm.errors import DomainError
-from crm.services.simulation import routing_simulate
+from crm.models import Exclusion, UnassignedReason
+from crm.selectors import routing_simulate
 
 
 class Command(BaseCommand):
@@ -19,12 +21,12 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         if options["contacts"] < 1 or options["contacts"] > 10_000_000:
-            raise CommandError("--contacts must be between 1 and 10000000.")
+            raise CommandError(gettext("--contacts must be between 1 and 10000000."))
         rng = random.Random(options["seed"]) if options["seed"] is not None else None
         total = options["contacts"]
 
         def progress(done: int) -> None:
-            self.stderr.write(f"  simulated {done}/{total}")
+            self.stderr.write("  " + gettext("simulated %(done)d of %(total)d") % {"done": done, "total": total})
 
         try:
             result = routing_simulate(
@@ -33,15 +35,21 @@ class Command(BaseCommand):
         except DomainError as exc:
             raise CommandError(exc.message) from exc
         source = result["source"]
-        self.stdout.write(f"{source.name} (#{source.pk}, {source.strategy}): {total} new contacts, simulated")
-        self.stdout.write(
-            f"  {'operator':<20} {'weight':>6} {'config %':>9} {'got':>7} {'got %':>7} {'load before→after':>18}  now"
-        )
+        simulated = ngettext("%(n)d new contact, simulated", "%(n)d new contacts, simulated", total) % {"n": total}
+        self.stdout.write(f"{source.name} (#{source.pk}, {source.strategy}): {simulated}")
+        # (xgettext does not look inside f-strings: the labels are translated first)
+        labels = [gettext("operator"), gettext("weight"), gettext("config %"), gettext("got"), gettext("got %")]
+        labels += [gettext("load before→after"), gettext("now")]
+        self.stdout.write("  {:<20} {:>6} {:>9} {:>7} {:>7} {:>18}  {}".format(*labels))
         for op in result["operators"]:
             loads = f"{op['load_before']}→{op['load_after']}/{op['max_load']}"
+            now = Exclusion(op["excluded_now"]).label if op["excluded_now"] else gettext("eligible")
             self.stdout.write(
                 f"  {op['name'][:20]:<20} {op['weight']:>6} {op['configured_share'] * 100:>8.1f}% {op['assigned']:>7} "
-                f"{op['share'] * 100:>6.1f}% {loads:>18}  {op['excluded_now'] or 'eligible'}"
+                f"{op['share'] * 100:>6.1f}% {loads:>18}  {now}"
             )
-        reasons = ", ".join(f"{k}: {v}" for k, v in result["waiting_reasons"].items()) or "none"
-        self.stdout.write(f"Would wait: {result['waiting']} ({reasons}). Nothing was written.")
+        reasons = ", ".join(f"{UnassignedReason(k).label}: {v}" for k, v in result["waiting_reasons"].items())
+        self.stdout.write(
+            gettext("Would wait: %(n)d (%(reasons)s). Nothing was written.")
+            % {"n": result["waiting"], "reasons": reasons or gettext("none")}
+        )

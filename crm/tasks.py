@@ -1,0 +1,113 @@
+"""Background work, run by huey's consumer (`manage.py run_huey`, which `make run` starts
+beside gunicorn). README, "Background work", says why huey and how to run more workers.
+
+Rules for every task here:
+- Idempotent, with its state in the database, not in the message. Huey removes a message
+  from the queue when a worker takes it, so a worker killed mid-task loses that message
+  (measured: README). Its transaction rolls back, and a periodic task finds the work again
+  from the database (for drains, `queue_sweep`), so a lost message delays, never loses.
+- Enqueued after the commit of the change that calls for it (`transaction.on_commit`): a
+  rolled-back change asks for nothing, and the worker always sees the committed change.
+- Short: one bounded unit of work per job; a job that leaves work behind enqueues its
+  successor, so jobs of other sources (and other kinds) interleave with a long drain.
+
+Delayed work: `some_task.schedule(args, delay=seconds)`, and `raise RetryTask(delay=...)`
+from inside a task for a retry with a backoff of the task's own choosing. Tests run tasks
+in-process at enqueue time (settings.test: huey's immediate mode).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from functools import partial
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+from huey import crontab
+from huey.contrib.djhuey import db_periodic_task, db_task, on_startup
+
+from crm.services.queue import queue_drain, queue_oldest_waiting, sources_to_drain
+
+logger = logging.getLogger(__name__)
+
+# Cache key of the last time a worker showed it was alive (the cache is shared by every
+# web server and worker: the database, or Redis).
+HEARTBEAT_KEY = "tasks:worker-heartbeat"
+
+
+def drain_enqueue(*, source_ids: Iterable[int]) -> None:
+    """Ask the worker to drain these sources' queues once the current transaction commits
+    (immediately when none is open)."""
+    for source_id in sorted(set(source_ids)):
+        transaction.on_commit(partial(queue_drain_source, source_id))
+
+
+@db_task()
+def queue_drain_source(source_id: int) -> int:
+    """One bounded batch of the source's queue (at most QUEUE_DRAIN_BATCH contacts, oldest
+    first, one transaction); a full batch enqueues the next one. Returns how many it assigned."""
+    batch = settings.QUEUE_DRAIN_BATCH
+    assigned = queue_drain(source_ids=[source_id], limit=batch)
+    if assigned >= batch:
+        # Outside any transaction here (db_task runs the job in autocommit), so this is
+        # enqueued now, behind whatever other jobs are waiting.
+        queue_drain_source(source_id)
+    return assigned
+
+
+@db_periodic_task(crontab(minute="*"))
+def queue_sweep() -> list[int]:
+    """Every minute: a drain for every source with both waiting contacts and room, so that
+    no drain depends on one message surviving. Returns the sources it enqueued."""
+    source_ids = sources_to_drain()
+    for source_id in source_ids:
+        queue_drain_source(source_id)
+    if source_ids:
+        logger.info("queue sweep: drains enqueued for sources %s", source_ids)
+    return source_ids
+
+
+def _beat() -> None:
+    cache.set(HEARTBEAT_KEY, timezone.now().timestamp(), timeout=None)
+
+
+@db_periodic_task(crontab(minute="*"))
+def worker_heartbeat() -> None:
+    """Every minute: "a worker is alive and takes jobs" (read by /healthz/worker)."""
+    _beat()
+
+
+@on_startup()
+def _heartbeat_at_startup() -> None:
+    # So that /healthz/worker is green as soon as `make run` has started, not a minute later.
+    _beat()
+
+
+def worker_health(*, now: datetime | None = None) -> dict:
+    """The worker's liveness and the queue's state, JSON-ready: `alive` when a heartbeat is
+    more recent than TASKS_WORKER_STALE_AFTER; the number of waiting contacts and the age in
+    seconds of the oldest one."""
+    now = now or timezone.now()
+    beat = cache.get(HEARTBEAT_KEY)
+    last_seen = datetime.fromtimestamp(beat, tz=UTC) if beat is not None else None
+    since = (now - last_seen) if last_seen else None
+    waiting, oldest = queue_oldest_waiting()
+    return {
+        "worker": {
+            "alive": since is not None and since <= settings.TASKS_WORKER_STALE_AFTER,
+            "last_seen": last_seen.isoformat() if last_seen else None,
+            "seconds_since": _seconds(since),
+        },
+        "queue": {
+            "waiting": waiting,
+            "oldest_waiting_seconds": _seconds(now - oldest) if oldest else None,
+        },
+    }
+
+
+def _seconds(delta: timedelta | None) -> int | None:
+    return None if delta is None else max(0, int(delta.total_seconds()))

@@ -1,0 +1,117 @@
+"""gunicorn's threaded worker, with slow clients kept out of the threads.
+
+gunicorn's sync worker gives each connection a whole process while it reads the request, and
+its gthread worker a whole thread: six clients that trickle their headers held every sync
+worker of `make run` (/healthz took 23 s), and a handful held all the threads of one gthread
+worker, whose event loop went on accepting connections it could never serve.
+
+This worker reads each request in its event loop instead (non-blocking, into a buffer of the
+connection's own) and hands the connection to a thread only once the request head and the
+body it announces have arrived, as a buffering proxy in front would. A client that has not
+finished sending its request within `REQUEST_READ_TIMEOUT` seconds is disconnected; until
+then it costs a buffer and a socket, not a thread. Requests larger than `BUFFER_LIMIT`,
+`Expect: 100-continue` requests and TLS connections are handed over as soon as their head is
+complete (or at once, for TLS), as gunicorn does it.
+
+Relies on gunicorn 23's ThreadWorker internals (TConn, the poller, the parser's unreader),
+pinned in requirements.txt.
+"""
+
+import contextlib
+import os
+import re
+import time
+from collections import deque
+
+from gunicorn.workers.gthread import ThreadWorker
+
+# Seconds a client may take to send one whole request (head and body).
+REQUEST_READ_TIMEOUT = float(os.environ.get("GUNICORN_REQUEST_READ_TIMEOUT", "20"))
+# Larger requests go to a thread once their head is in; the API's body cap is 64 KiB.
+BUFFER_LIMIT = 256 * 1024
+
+HEAD_END = b"\r\n\r\n"
+CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*(\d{1,12})[ \t]*\r\n", re.IGNORECASE)
+CHUNKED = re.compile(rb"\r\ntransfer-encoding:[^\r\n]*chunked", re.IGNORECASE)
+EXPECT_CONTINUE = re.compile(rb"\r\nexpect:[ \t]*100-continue", re.IGNORECASE)
+
+
+def request_complete(buffer: bytes) -> bool:
+    """Whether `buffer` holds the first request's head and the body the head announces (or
+    enough that a thread should take over)."""
+    if len(buffer) >= BUFFER_LIMIT:
+        return True
+    end = buffer.find(HEAD_END)
+    if end < 0:
+        return False
+    head, body = buffer[: end + 2], buffer[end + 4 :]
+    if EXPECT_CONTINUE.search(head):
+        return True  # the client waits for "100 Continue", which the thread sends
+    if CHUNKED.search(head):
+        # The last chunk (size 0, then optional trailers and an empty line). A false match
+        # inside the data only hands the connection over early, which is safe.
+        return body.endswith(b"\r\n\r\n") and (body.startswith(b"0") or b"\r\n0" in body)
+    length = CONTENT_LENGTH.search(head)
+    return length is None or len(body) >= int(length.group(1))
+
+
+class BufferingThreadWorker(ThreadWorker):
+    def init_process(self):
+        # Connections still sending their request, oldest first: (deadline, conn).
+        self._reading = deque()
+        super().init_process()
+
+    def on_client_socket_readable(self, conn, client):
+        if self.cfg.is_ssl:
+            return super().on_client_socket_readable(conn, client)
+        with self._lock:
+            if conn.initialized:
+                # A kept-alive connection's next request starts: it leaves the keep-alive queue.
+                with contextlib.suppress(ValueError):
+                    self._keep.remove(conn)
+        buffer = getattr(conn, "request_buffer", None)
+        if buffer is None:
+            buffer = conn.request_buffer = bytearray()
+            conn.read_deadline = time.monotonic() + REQUEST_READ_TIMEOUT
+            self._reading.append((conn.read_deadline, conn))
+        try:
+            data = conn.sock.recv(65536)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:  # the client went away
+            self._drop(conn)
+            return
+        buffer += data
+        if request_complete(bytes(buffer)):
+            with self._lock:
+                self.poller.unregister(conn.sock)
+            conn.request_buffer = None
+            conn.read_deadline = None
+            conn.init()
+            conn.parser.unreader.unread(bytes(buffer))
+            fs = self.tpool.submit(self.handle, conn)
+            self._wrap_future(fs, conn)
+
+    def _drop(self, conn):
+        conn.request_buffer = None
+        conn.read_deadline = None
+        self.nr_conns -= 1
+        with self._lock, contextlib.suppress(KeyError, ValueError, OSError):
+            self.poller.unregister(conn.sock)
+        conn.close()
+
+    def murder_keepalived(self):
+        super().murder_keepalived()
+        now = time.monotonic()
+        while self._reading:
+            deadline, conn = self._reading[0]
+            if conn.read_deadline != deadline:  # handed over or dropped since: forget it
+                self._reading.popleft()
+                continue
+            if deadline > now:
+                break
+            self._reading.popleft()
+            self.log.info("Closing a connection that did not send its request within %ss", REQUEST_READ_TIMEOUT)
+            self._drop(conn)
