@@ -8,6 +8,7 @@ the site is built while the admins are being discovered, and they register on it
 """
 
 import re
+from contextlib import nullcontext
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
@@ -32,7 +33,7 @@ class GuardedChangeList(ChangeList):
     """
 
     def get_queryset(self, request, exclude_parameters=None):
-        for key, values in self.filter_params.items():
+        for key, values in self.get_filters_params().items():
             if key.endswith("__range"):
                 raise IncorrectLookupParameters(f"{key}: a range cannot be given in a query string")
             for value in values:
@@ -56,8 +57,11 @@ class GuardedChangeList(ChangeList):
     def get_results(self, request):
         # What only the database (or its driver) can refuse: a regex in its dialect, a number out
         # of its range. A savepoint keeps the request's transaction usable after the refusal.
+        # Only inside a transaction (tests, ATOMIC_REQUESTS): outside one a refused statement
+        # harms nothing, and on SQLite an atomic block would take the write lock for a read.
+        in_transaction = connections[self.queryset.db].in_atomic_block
         try:
-            with transaction.atomic(using=self.queryset.db):
+            with transaction.atomic(using=self.queryset.db) if in_transaction else nullcontext():
                 super().get_results(request)
         except (DataError, OverflowError) as exc:
             raise IncorrectLookupParameters(exc) from exc

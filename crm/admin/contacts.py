@@ -17,7 +17,7 @@ from crm.admin.display import CSS, render_decision
 from crm.admin.leads import normalised_external_id
 from crm.errors import DomainError
 from crm.models import Contact, Operator
-from crm.selectors import contact_events
+from crm.selectors import contact_events, contact_reassign_targets
 from crm.services.contacts import contact_close, contact_reassign
 
 
@@ -37,6 +37,14 @@ class WaitingFilter(admin.SimpleListFilter):
         return queryset
 
 
+class OperatorFilter(admin.RelatedFieldListFilter):
+    """By operator; the contacts without one are named, not shown as a bare "-"."""
+
+    def __init__(self, field, request, params, model, model_admin, field_path):
+        super().__init__(field, request, params, model, model_admin, field_path)
+        self.empty_value_display = _("no operator")
+
+
 class ContactActionForm(helpers.ActionForm):
     """The actions bar of the contacts list, with the operator the "reassign" action uses."""
 
@@ -52,7 +60,7 @@ class ContactActionForm(helpers.ActionForm):
 class ContactAdmin(admin.ModelAdmin):
     list_display = ["id", "lead", "source", "operator_display", "status", "created_at", "closed_at"]
     list_display_links = ["id", "lead"]
-    list_filter = ["status", WaitingFilter, "source", "operator", "unassigned_reason"]
+    list_filter = ["status", WaitingFilter, "source", ("operator", OperatorFilter), "unassigned_reason"]
     list_select_related = ["lead", "source", "operator"]
     date_hierarchy = "created_at"
     search_fields = ["lead__external_id"]
@@ -181,12 +189,11 @@ class ContactAdmin(admin.ModelAdmin):
             if (str(object_id).isdigit())
             else None
         )
-        if can_change and row and row["status"] == Contact.Status.OPEN:
-            # Who may take it by hand: the source's active operators other than the current one.
-            extra["reassign_operators"] = list(
-                Operator.objects.filter(links__source_id=row["source_id"], is_active=True)
-                .exclude(pk=row["operator_id"])
-                .order_by("name")
+        extra["contact_is_open"] = bool(row) and row["status"] == Contact.Status.OPEN
+        if can_change and extra["contact_is_open"]:
+            # Exactly the operators the reassign service would accept (one rule, one selector).
+            extra["reassign_operators"] = contact_reassign_targets(
+                source_id=row["source_id"], current_operator_id=row["operator_id"]
             )
             extra["can_reassign"] = True
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})

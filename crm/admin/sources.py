@@ -70,20 +70,21 @@ class SourceAdmin(LinksSavedByServicesMixin, admin.ModelAdmin):
         links = sorted(obj.links.all(), key=lambda link: (-link.weight, link.operator.name.lower()))
         if not links:
             return format_html('<span class="crm-muted">{}</span>', gettext("no operators"))
-        total = sum(link.weight for link in links)
+        # Shares among the active operators: an inactive one gets nothing, whatever his weight.
+        total = sum(link.weight for link in links if link.operator.is_active)
         return format_html(
             '<ul class="crm-weights">{}</ul>',
             format_html_join(
                 "",
-                "<li>{}: {} ({} %){}</li>",
+                "<li>{}: {}</li>",
                 (
                     (
                         link.operator.name,
-                        link.weight,
-                        percent(link.weight, total, sign=False) if total else "0",
-                        format_html(' <span class="crm-badge crm-inactive">{}</span>', gettext("inactive"))
+                        format_html(
+                            '{} <span class="crm-badge crm-inactive">{}</span>', link.weight, gettext("inactive")
+                        )
                         if not link.operator.is_active
-                        else "",
+                        else f"{link.weight} ({percent(link.weight, total, sign=False) if total else '0'} %)",
                     )
                     for link in links
                 ),
