@@ -19,6 +19,9 @@ from django.db import DataError, connections, transaction
 from django.urls import path
 from django.utils.translation import gettext_lazy as _
 
+# Apps whose every screen is plumbing rather than daily work.
+ACCESS_APPS = {"auth", "knox"}
+
 
 class GuardedChangeList(ChangeList):
     """A changelist whose query string cannot cause a 500.
@@ -113,6 +116,39 @@ class MinicrmAdminSite(admin.AdminSite):
     site_header = _("minicrm staff workspace")
     site_title = _("minicrm")
     index_title = _("Routing set-up and daily work")
+    # No "View site" link: the product's only other pages are the API and its documentation,
+    # which are not what staff came for.
+    site_url = None
+
+    def get_app_list(self, request, app_label=None):
+        """The daily work first; then, in one section below it, the plumbing: accounts, API
+        keys, bots' source bindings, stored idempotency keys (ModelAdmins that say
+        `index_section = "access"`, and Django's and knox's own)."""
+        apps = super().get_app_list(request, app_label)
+        if app_label is not None:
+            return apps  # an app's own index page lists that app, as Django builds it
+        work, access = [], []
+        for app in apps:
+            models = []
+            for entry in app["models"]:
+                model_admin = self._registry.get(entry["model"])
+                if app["app_label"] in ACCESS_APPS or getattr(model_admin, "index_section", None) == "access":
+                    access.append({**entry, "name": getattr(model_admin, "index_name", None) or entry["name"]})
+                else:
+                    models.append(entry)
+            if models:
+                work.append({**app, "models": models})
+        if access:
+            work.append(
+                {
+                    "name": _("Access and integrations"),
+                    "app_label": "access",
+                    "app_url": "#access",
+                    "has_module_perms": True,
+                    "models": sorted(access, key=lambda entry: str(entry["name"]).lower()),
+                }
+            )
+        return work
 
     def register(self, model_or_iterable, admin_class=None, **options):
         admin_class = admin_class or admin.ModelAdmin

@@ -2,6 +2,7 @@
 API keys. Mostly read-only: history stays as it was written, keys are issued by commands."""
 
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 from knox.models import AuthToken
 
 from crm.models import BotSource, IdempotencyKey, RoutingChange
@@ -30,6 +31,8 @@ class RoutingChangeAdmin(admin.ModelAdmin):
 class BotSourceAdmin(admin.ModelAdmin):
     """Bots bound to sources. A bot with no binding may post to every source."""
 
+    index_section = "access"
+
     list_display = ["user", "source", "created_at"]
     list_filter = ["source"]
     search_fields = ["user__username", "source__name"]
@@ -39,6 +42,7 @@ class BotSourceAdmin(admin.ModelAdmin):
 
 @admin.register(IdempotencyKey)
 class IdempotencyKeyAdmin(admin.ModelAdmin):
+    index_section = "access"
     list_display = ["key", "user", "response_status", "contact", "created_at"]
     search_fields = ["key", "user__username"]
     readonly_fields = ["user", "key", "fingerprint", "response_status", "response_body", "contact", "created_at"]
@@ -54,6 +58,8 @@ admin.site.unregister(AuthToken)
 
 @admin.register(AuthToken)
 class ApiKeyAdmin(admin.ModelAdmin):
+    index_section = "access"
+    index_name = _("API keys")
     list_display = ["token_key", "user", "created", "expiry"]
     list_select_related = ["user"]
     search_fields = ["token_key", "user__username"]

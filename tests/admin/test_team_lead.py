@@ -61,3 +61,22 @@ def test_operator_filter_names_the_contacts_without_one(admin_client):
     filters = page[page.index('id="changelist-filter"') :]
     assert "no operator" in filters
     assert ">-</a>" not in filters and ">-\n" not in filters
+
+
+def test_index_puts_the_plumbing_below_the_daily_work(client, admin_user):
+    client.force_login(admin_user)
+    apps = client.get("/admin/").context["app_list"]
+    names = [str(app["name"]) for app in apps]
+    assert names[-1] == "Access and integrations"
+    access = {str(model["name"]) for model in apps[-1]["models"]}
+    assert {"API keys", "Bot source bindings", "Idempotency keys", "Users", "Groups"} <= {
+        name[:1].upper() + name[1:] for name in access
+    }
+    daily = {model["object_name"] for app in apps[:-1] for model in app["models"]}
+    assert {"Contact", "Lead", "Operator", "Source"} <= daily
+    assert not daily & {"IdempotencyKey", "BotSource", "AuthToken", "User", "Group"}
+
+
+def test_there_is_no_view_site_link_to_the_api_docs(admin_client):
+    page = admin_client.get("/admin/").content.decode()
+    assert "View site" not in page and 'href="/docs' not in page
