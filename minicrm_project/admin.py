@@ -17,10 +17,16 @@ from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import EmptyResultSet, FullResultSet, ValidationError
 from django.db import DataError, connections, transaction
 from django.urls import path
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 # Apps whose every screen is plumbing rather than daily work.
 ACCESS_APPS = {"auth", "knox"}
+# Django's own models' names in the accusative (ours: ModelAdmin.verbose_name_accusative).
+ACCUSATIVE = {
+    "auth.user": pgettext_lazy("accusative", "user"),
+    "auth.group": pgettext_lazy("accusative", "group"),
+}
 
 
 class GuardedChangeList(ChangeList):
@@ -34,6 +40,14 @@ class GuardedChangeList(ChangeList):
     (the admin passes its text on, and the ORM takes each character for a bound). All of them
     become IncorrectLookupParameters here, before or while the page's count runs.
     """
+
+    def __init__(self, request, *args, **kwargs):
+        super().__init__(request, *args, **kwargs)
+        # Django's "Select %s to change" with the name in the accusative ("Выберите оператора").
+        name = self.model_admin.accusative_name()
+        if name is not self.opts.verbose_name and not self.is_popup:
+            title = "Select %s to change" if self.model_admin.has_change_permission(request) else "Select %s to view"
+            self.title = gettext(title) % name
 
     def get_queryset(self, request, exclude_parameters=None):
         for key, values in self.get_filters_params().items():
@@ -72,6 +86,26 @@ class GuardedChangeList(ChangeList):
 
 class GuardedAdminMixin:
     """What the site adds to every ModelAdmin it registers, Django's and knox's included."""
+
+    def accusative_name(self):
+        """The model's name where Django's titles put it after a verb ("Add %s", "Select %s to
+        change"): Russian needs the accusative there ("Добавить оператора")."""
+        return (
+            getattr(self, "verbose_name_accusative", None)
+            or ACCUSATIVE.get(self.opts.label_lower)
+            or self.opts.verbose_name
+        )
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        name = self.accusative_name()
+        if name is not self.opts.verbose_name:
+            if add:
+                context["title"] = gettext("Add %s") % name
+            elif self.has_change_permission(request, obj):
+                context["title"] = gettext("Change %s") % name
+            else:
+                context["title"] = gettext("View %s") % name
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def get_changelist(self, request, **kwargs):
         changelist = super().get_changelist(request, **kwargs)

@@ -3,6 +3,7 @@ API keys. Mostly read-only: history stays as it was written, keys are issued by 
 
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from knox.models import AuthToken
 
 from crm.models import BotSource, IdempotencyKey, RoutingChange
@@ -31,6 +32,7 @@ class RoutingChangeAdmin(admin.ModelAdmin):
 class BotSourceAdmin(admin.ModelAdmin):
     """Bots bound to sources. A bot with no binding may post to every source."""
 
+    verbose_name_accusative = pgettext_lazy("accusative", "bot source binding")
     index_section = "access"
 
     list_display = ["user", "source", "created_at"]

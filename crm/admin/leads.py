@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.html import format_html
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from crm.admin.display import CSS
@@ -24,6 +24,7 @@ def normalised_external_id(term: str) -> str | None:
 
 @admin.register(Lead)
 class LeadAdmin(admin.ModelAdmin):
+    verbose_name_accusative = pgettext_lazy("accusative", "lead")
     list_display = ["external_id", "created_at", "contacts_link"]
     search_fields = ["external_id"]
     search_help_text = _("External id, as the bots send it: case and surrounding spaces do not matter.")

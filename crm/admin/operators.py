@@ -6,7 +6,7 @@ from django.contrib import admin, messages
 from django.db.models import F
 from django.utils.html import format_html, format_html_join
 from django.utils.text import capfirst
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext, ngettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from crm.admin.display import CSS, load_bar
@@ -68,6 +68,7 @@ class LoadFilter(admin.SimpleListFilter):
 
 @admin.register(Operator)
 class OperatorAdmin(LinksSavedByServicesMixin, admin.ModelAdmin):
+    verbose_name_accusative = pgettext_lazy("accusative", "operator")
     form = OperatorAdminForm
     list_display = ["name", "is_active", "load_display", "sources_display"]
     list_display_links = ["name"]

@@ -92,3 +92,31 @@ def test_makemessages_would_change_nothing(tmp_path):
         f"the catalogue is out of date: run `.venv/bin/python manage.py makemessages -l ru --no-location "
         f"--no-obsolete`, translate, then compilemessages. New: {added}; gone: {dropped}"
     )
+
+
+RU = {"HTTP_ACCEPT_LANGUAGE": "ru-RU,ru;q=0.9"}
+
+
+def _superuser(client, django_user_model):
+    client.force_login(django_user_model.objects.create_superuser("ru-admin", password="pw-12345678"))
+    return client
+
+
+@pytest.mark.django_db
+def test_russian_titles_put_the_model_in_the_accusative(client, django_user_model):
+    client = _superuser(client, django_user_model)
+    operator = OperatorFactory(name="ivan")
+    pages = {
+        "/admin/crm/operator/": ["Выберите оператора для изменения", "Добавить оператора"],
+        "/admin/crm/operator/add/": ["Добавить оператора"],
+        f"/admin/crm/operator/{operator.pk}/change/": ["Изменить оператора"],
+        "/admin/crm/lead/": ["Выберите лида для просмотра"],
+        "/admin/crm/botsource/": ["Выберите привязку бота к источнику для изменения"],
+        "/admin/auth/user/": ["Выберите пользователя для изменения", "Добавить пользователя"],
+        "/admin/": ["Доступ и интеграции"],
+    }
+    for url, texts in pages.items():
+        page = client.get(url, **RU).content.decode()
+        for text in texts:
+            assert text in page, (url, text)
+        assert "Выберите оператор " not in page, (url, page[page.find("Выберите оператор ") - 200 :][:400])
