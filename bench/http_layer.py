@@ -11,7 +11,8 @@
     python -m bench.http_layer workers [--duration 8] [--slow 8]
 
 `make bench` runs both after the main benchmark (BENCH_ARGS=--quick makes them short).
-Figures go to stdout as one JSON line per measurement, and to bench/results/http-<date>.json.
+Figures go to stdout as one JSON line per measurement, and to
+bench/results/http-<date>-<what>.json.
 """
 
 import argparse
@@ -256,7 +257,8 @@ def main() -> None:
     if args.what in ("throttle", "all"):
         throttle_cost(args.n, results)
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"http-{date.today().isoformat()}.json").write_text(json.dumps(results, indent=1) + "\n")
+    name = f"http-{date.today().isoformat()}-{args.what}{'-quick' if args.quick else ''}.json"
+    (RESULTS / name).write_text(json.dumps(results, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -158,7 +158,7 @@ def markdown(report: dict) -> str:
         f"Load average at start {report['loadavg_start']}, at end {report['loadavg_end']} "
         "(the machine is shared: other test suites run at the same time, so absolute figures drift; "
         "the intake/baseline ratio is measured in the same run for that reason).",
-        f"gunicorn: {report['config']['workers']} sync workers per instance "
+        f"gunicorn: {report['config']['workers']} workers per instance "
         f"(rule: {report['config']['worker_rule']}); wrk: 1 thread, {report['config']['duration_s']} s per run. "
         f"Versions: {', '.join(f'{k} {v}' for k, v in report['versions'].items() if not isinstance(v, dict))}.",
         f"Whole run: {report['elapsed_s']} s.",
@@ -206,7 +206,7 @@ def update_doc(report: dict, md_name: str) -> None:
         DOC_START,
         f"Run {report['date']} (`bench/results/{md_name}`), {report['machine']['cores']} cores, "
         f"load average {report['loadavg_start'][0]} at start, {report['loadavg_end'][0]} at end, "
-        f"{report['config']['workers']} gunicorn sync workers.",
+        f"{report['config']['workers']} gunicorn workers.",
         "",
         "| figure | value | target |",
         "|---|---|---|",

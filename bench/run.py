@@ -164,7 +164,7 @@ def main() -> None:
         "versions": reporting.versions(args.pg_url),
         "config": {
             "workers": bench.servers.workers,
-            "worker_rule": "2 x cores + 1 sync workers (gunicorn.conf.py), overridable with WEB_CONCURRENCY",
+            "worker_rule": "2 x cores + 1 workers x 2 threads (gunicorn.conf.py; WEB_CONCURRENCY, GUNICORN_THREADS)",
             "duration_s": args.duration,
             "sizes": args.sizes,
             "wrk": "1 thread; --timeout 10s; bench/wrk/minicrm.lua",

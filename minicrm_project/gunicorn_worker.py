@@ -11,7 +11,9 @@ body it announces have arrived, as a buffering proxy in front would. A client th
 finished sending its request within `REQUEST_READ_TIMEOUT` seconds is disconnected; until
 then it costs a buffer and a socket, not a thread. Requests larger than `BUFFER_LIMIT`,
 `Expect: 100-continue` requests and TLS connections are handed over as soon as their head is
-complete (or at once, for TLS), as gunicorn does it.
+complete (or at once, for TLS), as gunicorn does it. Like gunicorn's own threaded worker, it
+does not serve pipelined requests (a second request sent before the first answer arrives
+waits for more bytes); HTTP clients today do not pipeline.
 
 Relies on gunicorn 23's ThreadWorker internals (TConn, the poller, the parser's unreader),
 pinned in requirements.txt.
@@ -27,8 +29,10 @@ from gunicorn.workers.gthread import ThreadWorker
 
 # Seconds a client may take to send one whole request (head and body).
 REQUEST_READ_TIMEOUT = float(os.environ.get("GUNICORN_REQUEST_READ_TIMEOUT", "20"))
-# Larger requests go to a thread once their head is in; the API's body cap is 64 KiB.
-BUFFER_LIMIT = 256 * 1024
+# What one connection may buffer: a generous head plus the application's body cap (Django
+# refuses larger bodies after reading the cap anyway). Beyond it the connection goes to a
+# thread. So a connection costs at most ~100 KiB of memory, whatever the client sends.
+BUFFER_LIMIT = 32 * 1024 + int(os.environ.get("DJANGO_MAX_BODY_BYTES", "65536"))
 
 HEAD_END = b"\r\n\r\n"
 CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*(\d{1,12})[ \t]*\r\n", re.IGNORECASE)

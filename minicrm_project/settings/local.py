@@ -3,6 +3,8 @@ the product is served (JSON 404s under /api/, no tracebacks, no URL list), and s
 served straight from the apps' folders, so no collectstatic step is needed. DEBUG is an
 explicit opt-in: DJANGO_DEBUG=true."""
 
+import warnings
+
 from .base import *  # noqa: F403
 from .base import env_bool
 
@@ -11,3 +13,6 @@ DEBUG = env_bool("DJANGO_DEBUG", False)
 WHITENOISE_USE_FINDERS = True
 # Re-scan on every request only while developing with DEBUG: it costs a stat() per request.
 WHITENOISE_AUTOREFRESH = DEBUG
+# Without collectstatic there is no STATIC_ROOT folder, which WhiteNoise would warn about at
+# every start; the finders serve the files.
+warnings.filterwarnings("ignore", message="No directory at")

@@ -3,6 +3,7 @@
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -18,7 +19,9 @@ LIVE_PORTS = range(8300, 8400)
 
 
 def free_port() -> int:
-    for port in LIVE_PORTS:
+    """A port of LIVE_PORTS that is free now, tried in random order: the suites of several
+    checkouts on one machine do not all race for the first one."""
+    for port in random.SystemRandom().sample(LIVE_PORTS, len(LIVE_PORTS)):
         with socket.socket() as sock:
             try:
                 sock.bind(("127.0.0.1", port))
@@ -56,22 +59,38 @@ class LiveServer:
         return self.log_path.read_text(errors="replace")
 
 
-def _wait_healthy(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
+class ServerStartError(RuntimeError):
+    pass
+
+
+def _wait_healthy(server: "LiveServer", timeout: float = 60) -> None:
+    """Until our gunicorn listens and answers /healthz. Its log must say that it listens on
+    our port: while gunicorn retries a bind that failed, another program may answer there."""
     deadline = time.monotonic() + timeout
+    listening = f"Listening at: {server.url} "
     while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited with {process.returncode}")
-        with contextlib.suppress(OSError), urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:
-            if response.status == 200:
-                return
+        if server.process.poll() is not None:
+            raise ServerStartError(f"gunicorn exited with {server.process.returncode}")
+        if listening in server.log():
+            with contextlib.suppress(OSError), urllib.request.urlopen(f"{server.url}/healthz", timeout=2) as response:
+                if response.status == 200:
+                    return
         time.sleep(0.2)
-    raise RuntimeError("gunicorn did not become healthy")
+    raise ServerStartError("gunicorn did not become healthy")
 
 
-@contextlib.contextmanager
-def gunicorn_server(*, tmp_path: Path, workers: int = 2, timeout: int = 30, extra_env: dict | None = None):
-    """Serve the test database with `workers` sync workers, settings.test (throttles off),
-    until the block ends. The server's log goes to tmp_path/gunicorn.log."""
+def _stop(process: subprocess.Popen) -> None:
+    # Our own process group (start_new_session): the arbiter and its workers only.
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+
+def _start(*, tmp_path: Path, workers: int, timeout: int, extra_env: dict | None) -> LiveServer:
     port = free_port()
     log_path = tmp_path / "gunicorn.log"
     env = {
@@ -102,16 +121,25 @@ def gunicorn_server(*, tmp_path: Path, workers: int = 2, timeout: int = 30, extr
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    server = LiveServer(process, port, log_path)
+    return LiveServer(process, port, log_path)
+
+
+@contextlib.contextmanager
+def gunicorn_server(*, tmp_path: Path, workers: int = 2, timeout: int = 30, extra_env: dict | None = None):
+    """Serve the test database with `workers` gunicorn workers (gunicorn.conf.py's worker
+    class and threads), settings.test (throttles off), until the block ends. The server's log
+    goes to tmp_path/gunicorn.log. A port taken between free_port() and gunicorn's bind (by
+    another suite on the machine) means another port, up to five times."""
+    for attempt in range(5):
+        server = _start(tmp_path=tmp_path, workers=workers, timeout=timeout, extra_env=extra_env)
+        try:
+            _wait_healthy(server)
+            break
+        except ServerStartError:
+            _stop(server.process)
+            if attempt == 4 or "Connection in use" not in server.log():
+                raise
     try:
-        _wait_healthy(server.url, process)
         yield server
     finally:
-        # Our own process group (start_new_session): the arbiter and its workers only.
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
+        _stop(server.process)

@@ -176,3 +176,20 @@ def test_a_request_cut_by_the_worker_timeout_gets_a_json_503_and_writes_nothing(
         assert status == 200
     assert not Lead.objects.filter(external_id="late-lead").exists()
     assert Contact.objects.count() == 0
+
+
+def test_live_server_moves_to_another_port_when_its_port_is_taken(tmp_path, monkeypatch):
+    from tests.live import server as live
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", live.free_port()))
+    taken.listen()
+    ports = iter([taken.getsockname()[1]])
+    real_free_port = live.free_port
+    monkeypatch.setattr(live, "free_port", lambda: next(ports, None) or real_free_port())
+    try:
+        with gunicorn_server(tmp_path=tmp_path, workers=1) as server:
+            assert server.port != taken.getsockname()[1]
+            assert request(server, "GET", "/healthz")[0] == 200
+    finally:
+        taken.close()
