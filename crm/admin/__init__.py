@@ -8,7 +8,8 @@
 - access: routing history, bot bindings, idempotency keys, API keys;
 - display: load bars, percentages, the decision record (HTML in templates/admin/crm/);
 - dashboard: the routing dashboard, added to the admin site by its `get_urls()`
-  (minicrm_project/admin.py).
+  (minicrm_project/admin.py);
+- workspace: the operator's own screens (My contacts, close, transfer; the availability switch).
 
 The site (minicrm_project/admin.py) adds a guard to every admin it registers: no query string,
 search term or action selection typed on a changelist can make it fail.
@@ -16,4 +17,4 @@ search term or action selection typed on a changelist can make it fail.
 Importing this package registers the admins (Django's autodiscover does it).
 """
 
-from crm.admin import access, contacts, leads, operators, sources  # noqa: F401 - registers the admins
+from crm.admin import access, contacts, leads, operators, sources, workspace  # noqa: F401 - registers the admins

@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from crm.selectors import STATS_DEFAULT_WINDOW as DEFAULT_WINDOW
 from crm.selectors import STATS_WINDOWS as WINDOWS
-from crm.selectors import routing_dashboard_stats, stats_window_since
+from crm.selectors import operators_availability, routing_dashboard_stats, stats_window_since
 
 
 def dashboard_context(*, window: str, now=None) -> dict:
@@ -22,7 +22,13 @@ def dashboard_context(*, window: str, now=None) -> dict:
     the database directly."""
     now = now or timezone.now()
     since = stats_window_since(window, now=now)
-    return {"window": window, "since": since, "now": now, **routing_dashboard_stats(since=since, now=now)}
+    return {
+        "window": window,
+        "since": since,
+        "now": now,
+        **routing_dashboard_stats(since=since, now=now),
+        "availability": operators_availability(now=now),
+    }
 
 
 def routing_dashboard(request, *, site):

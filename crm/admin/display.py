@@ -11,7 +11,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from crm.models import AffinityOutcome, AssignmentVia, Contact, DecisionStrategy, Exclusion
+from crm.models import AffinityOutcome, AssignmentVia, Contact, DecisionStrategy, Exclusion, UnassignedReason
 
 CSS = {"all": ["crm/admin.css"]}
 
@@ -58,6 +58,7 @@ DECISION_VALUES = {
     "strategy": dict(DecisionStrategy.choices),
     "affinity": dict(AffinityOutcome.choices),
     "excluded": dict(Exclusion.choices),
+    "reason": dict(UnassignedReason.choices),
 }
 
 

@@ -3,7 +3,11 @@ activate / deactivate actions. Saves go through routing_config.operator_*."""
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import F
+from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
+from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.text import capfirst
 from django.utils.translation import gettext, ngettext, pgettext_lazy
@@ -15,6 +19,8 @@ from crm.admin.weights import LINK_MESSAGES, LinksSavedByServicesMixin, SourceWe
 from crm.errors import DomainError
 from crm.models import MAX_CAPACITY, Contact, Operator
 from crm.services import routing_config
+from crm.services.accounts import api_token_create, operator_login_create
+from crm.services.assignment import availability_now
 
 
 class OperatorAdminForm(ServiceFormMixin, forms.ModelForm):
@@ -26,18 +32,25 @@ class OperatorAdminForm(ServiceFormMixin, forms.ModelForm):
         help_text=_("How many open contacts the operator may hold at once."),
     )
 
+    availability = forms.ChoiceField(
+        label=capfirst(_("availability")),
+        choices=[("", "—"), *Operator.Availability.choices],
+        required=False,
+        help_text=_("Only online operators receive new contacts; going online hands him waiting contacts at once."),
+    )
+
     redistribute = forms.BooleanField(
         label=_("Hand his open contacts to the others"),
         required=False,
         help_text=_(
-            "Only when deactivating: his open contacts go back to the waiting queue (oldest first) "
-            "and to the other operators of their sources as far as they have room."
+            "Only when deactivating or going offline: his open contacts go back to the waiting queue "
+            "(oldest first) and to the other operators of their sources as far as they have room."
         ),
     )
 
     class Meta:
         model = Operator
-        fields = ["name", "is_active", "max_load"]
+        fields = ["name", "is_active", "availability", "max_load"]
 
 
 def _below_load_message(error: DomainError, obj) -> str:
@@ -70,9 +83,9 @@ class LoadFilter(admin.SimpleListFilter):
 class OperatorAdmin(LinksSavedByServicesMixin, admin.ModelAdmin):
     verbose_name_accusative = pgettext_lazy("accusative", "operator")
     form = OperatorAdminForm
-    list_display = ["name", "is_active", "load_display", "sources_display"]
+    list_display = ["name", "is_active", "availability_display", "load_display", "sources_display"]
     list_display_links = ["name"]
-    list_filter = ["is_active", LoadFilter, ("links__source", admin.RelatedFieldListFilter)]
+    list_filter = ["is_active", "availability", LoadFilter, ("links__source", admin.RelatedFieldListFilter)]
     search_fields = ["name"]
     ordering = ["name"]
     readonly_fields = ["open_load", "created_at"]
@@ -83,7 +96,9 @@ class OperatorAdmin(LinksSavedByServicesMixin, admin.ModelAdmin):
     service_messages = {
         **LINK_MESSAGES,
         ("max_load", "below_current_load"): _below_load_message,
-        ("redistribute", "invalid"): _("Open contacts are handed to the others only when deactivating."),
+        ("redistribute", "invalid"): _(
+            "Open contacts are handed to the others only when deactivating or going offline."
+        ),
         ("name", "unique"): _("An operator with this name already exists (names are compared ignoring case)."),
         ("name", "blank"): _("The name may not be blank."),
     }
@@ -91,10 +106,65 @@ class OperatorAdmin(LinksSavedByServicesMixin, admin.ModelAdmin):
     class Media:
         css = CSS
 
+    change_form_template = "admin/crm/operator/change_form.html"
+
     def get_fields(self, request, obj=None):
         if obj is None:
             return ["name", "is_active", "max_load"]
-        return ["name", "is_active", "redistribute", "max_load", "open_load", "created_at"]
+        return [
+            "name",
+            "is_active",
+            "availability",
+            "redistribute",
+            "max_load",
+            "open_load",
+            "user",
+            "last_seen_at",
+            "created_at",
+        ]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*super().get_readonly_fields(request, obj), "user", "last_seen_at"]
+
+    @admin.display(description=_("availability"), ordering="availability")
+    def availability_display(self, obj):
+        state = availability_now(obj, now=timezone.now())
+        if state != obj.availability:
+            return gettext("away (idle)")
+        return obj.get_availability_display()
+
+    def get_urls(self):
+        prefix = f"{self.opts.app_label}_{self.opts.model_name}"
+        return [
+            path("<path:object_id>/login/", self.admin_site.admin_view(self.login_view), name=f"{prefix}_login"),
+            *super().get_urls(),
+        ]
+
+    def login_view(self, request, object_id):
+        """Give the operator his own login (or a new password) and, on request, an API key:
+        what `create_operator_login` and `create_api_token` do, shown once here."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not (self.has_change_permission(request) and request.user.has_perm("auth.add_user")):
+            raise PermissionDenied
+        if not str(object_id).isdigit():
+            raise Http404
+        try:
+            user, password = operator_login_create(
+                operator_id=int(object_id), username=request.POST.get("username", "")
+            )
+            key = api_token_create(username=user.get_username()) if request.POST.get("api_key") == "on" else None
+        except DomainError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+        else:
+            text = gettext("Login %(user)s, password (shown once): %(password)s") % {
+                "user": user.get_username(),
+                "password": password,
+            }
+            self.message_user(request, text, messages.SUCCESS)
+            if key:
+                self.message_user(request, gettext("API key (shown once): %(key)s") % {"key": key}, messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:crm_operator_change", args=[object_id]))
 
     def get_queryset(self, request):
         # The sources column: one prefetch query per page, whatever the number of rows.
@@ -126,6 +196,7 @@ class OperatorAdmin(LinksSavedByServicesMixin, admin.ModelAdmin):
                 name=data["name"],
                 is_active=data["is_active"],
                 max_load=data["max_load"],
+                availability=data.get("availability") or None,
                 redistribute=data.get("redistribute", False),
             )
         else:
@@ -172,9 +243,9 @@ class OperatorAdmin(LinksSavedByServicesMixin, admin.ModelAdmin):
         permissions=["change"],
     )
     def deactivate_and_redistribute(self, request, queryset):
-        waiting_before = Contact.objects.filter(status=Contact.Status.OPEN, operator__isnull=True).count()
+        waiting_before = Contact.objects.waiting().count()
         self._set_active(request, queryset, False, redistribute=True)
-        waiting = Contact.objects.filter(status=Contact.Status.OPEN, operator__isnull=True).count()
+        waiting = Contact.objects.waiting().count()
         if waiting > waiting_before:
             self.message_user(
                 request,

@@ -198,3 +198,17 @@ def test_activity_of_an_offline_operator_keeps_him_offline(rng, clock):
     operator_activity_record(operator=operator)
     assert contact_register(external_id="a", source_id=link.source_id, rng=rng).operator_id is None
     assert Operator.objects.get(pk=operator.pk).availability == Availability.OFFLINE
+
+
+def test_the_sweep_asks_routings_own_eligibility(rng, clock):
+    from crm.services.queue import sources_to_drain
+
+    offline = OperatorSourceFactory(operator=OperatorFactory(availability=Availability.OFFLINE))
+    contact_register(external_id="a", source_id=offline.source_id, rng=rng)
+    idle = with_login()
+    idle_link = OperatorSourceFactory(operator=idle)
+    clock.advance(minutes=45)
+    contact_register(external_id="b", source_id=idle_link.source_id, rng=rng)
+    assert sources_to_drain() == []
+    Operator.objects.filter(pk=offline.operator_id).update(availability=Availability.ONLINE)
+    assert sources_to_drain() == [offline.source_id]
