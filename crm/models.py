@@ -15,6 +15,7 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Length, Lower, Reverse, StrIndex, Trim
 from django.db.models.lookups import Exact, GreaterThanOrEqual, LessThanOrEqual
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 NAME_MAX_LENGTH = 100
@@ -401,7 +402,7 @@ class Contact(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"#{self.pk} {self.lead} via {self.source}"
+        return gettext("#%(id)s %(lead)s via %(source)s") % {"id": self.pk, "lead": self.lead, "source": self.source}
 
 
 # --- Access and reliability: bot bindings, idempotency keys, routing history ----------------

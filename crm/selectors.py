@@ -167,6 +167,19 @@ def lead_get_with_recent_contacts(*, lead_id: int) -> Lead | None:
     return lead
 
 
+def contact_reassign_targets(*, source_id: int, current_operator_id: int | None) -> list[Operator]:
+    """The operators an open contact of `source_id` may be handed to by hand, by name: exactly
+    those contact_reassign(operator_id=...) accepts (Candidate.manual_exclusion), as of now."""
+    links = (
+        OperatorSource.objects.filter(source_id=source_id)
+        .exclude(operator_id=current_operator_id)
+        .select_related("operator")
+    )
+    now = timezone.now()
+    operators = [link.operator for link in links if Candidate.from_link(link, now=now).manual_exclusion is None]
+    return sorted(operators, key=lambda op: (op.name.lower(), op.pk))
+
+
 def operator_load_mismatches() -> list[tuple[int, int, int]]:
     """Operators whose stored open load differs from a recount of their open contacts,
     as (operator_id, stored, counted). Empty when the books balance."""

@@ -12,6 +12,9 @@
   (minicrm_project/admin.py);
 - workspace: the operator's own screens (My contacts, close, transfer; the availability switch).
 
+The site (minicrm_project/admin.py) adds a guard to every admin it registers: no query string,
+search term or action selection typed on a changelist can make it fail.
+
 Importing this package registers the admins (Django's autodiscover does it).
 """
 

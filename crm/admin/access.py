@@ -2,14 +2,15 @@
 API keys. Mostly read-only: history stays as it was written, keys are issued by commands."""
 
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from knox.models import AuthToken
 
-from crm.admin.service_bridge import NulSafeSearchMixin
 from crm.models import BotSource, IdempotencyKey, RoutingChange
 
 
 @admin.register(RoutingChange)
-class RoutingChangeAdmin(NulSafeSearchMixin, admin.ModelAdmin):
+class RoutingChangeAdmin(admin.ModelAdmin):
     """Who changed which operator, source or weight, and when. Read-only: history."""
 
     list_display = ["created_at", "actor_name", "action", "object_type", "object_id", "object_repr", "changes"]
@@ -28,8 +29,11 @@ class RoutingChangeAdmin(NulSafeSearchMixin, admin.ModelAdmin):
 
 
 @admin.register(BotSource)
-class BotSourceAdmin(NulSafeSearchMixin, admin.ModelAdmin):
+class BotSourceAdmin(admin.ModelAdmin):
     """Bots bound to sources. A bot with no binding may post to every source."""
+
+    verbose_name_accusative = pgettext_lazy("accusative", "bot source binding")
+    index_section = "access"
 
     list_display = ["user", "source", "created_at"]
     list_filter = ["source"]
@@ -39,7 +43,8 @@ class BotSourceAdmin(NulSafeSearchMixin, admin.ModelAdmin):
 
 
 @admin.register(IdempotencyKey)
-class IdempotencyKeyAdmin(NulSafeSearchMixin, admin.ModelAdmin):
+class IdempotencyKeyAdmin(admin.ModelAdmin):
+    index_section = "access"
     list_display = ["key", "user", "response_status", "contact", "created_at"]
     search_fields = ["key", "user__username"]
     readonly_fields = ["user", "key", "fingerprint", "response_status", "response_body", "contact", "created_at"]
@@ -54,7 +59,9 @@ admin.site.unregister(AuthToken)
 
 
 @admin.register(AuthToken)
-class ApiKeyAdmin(NulSafeSearchMixin, admin.ModelAdmin):
+class ApiKeyAdmin(admin.ModelAdmin):
+    index_section = "access"
+    index_name = _("API keys")
     list_display = ["token_key", "user", "created", "expiry"]
     list_select_related = ["user"]
     search_fields = ["token_key", "user__username"]

@@ -13,12 +13,11 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from crm.admin.display import CSS, render_decision
+from crm.admin.display import CSS, render_decision, short_datetime
 from crm.admin.leads import normalised_external_id
-from crm.admin.service_bridge import NulSafeSearchMixin
 from crm.errors import DomainError
 from crm.models import CONTACT_WAITING, Contact, Operator
-from crm.selectors import contact_events, contact_lead_search_condition, lead_profile_visible
+from crm.selectors import contact_events, contact_lead_search_condition, contact_reassign_targets, lead_profile_visible
 from crm.services.contacts import contact_close, contact_reassign
 
 # What the lead told us, shown where the lead's profile may be seen (crm.selectors.lead_profile_visible).
@@ -40,6 +39,14 @@ class WaitingFilter(admin.SimpleListFilter):
         return queryset
 
 
+class OperatorFilter(admin.RelatedFieldListFilter):
+    """By operator; the contacts without one are named, not shown as a bare "-"."""
+
+    def __init__(self, field, request, params, model, model_admin, field_path):
+        super().__init__(field, request, params, model, model_admin, field_path)
+        self.empty_value_display = _("no operator")
+
+
 class ContactActionForm(helpers.ActionForm):
     """The actions bar of the contacts list, with the operator the "reassign" action uses."""
 
@@ -52,10 +59,10 @@ class ContactActionForm(helpers.ActionForm):
 
 
 @admin.register(Contact)
-class ContactAdmin(NulSafeSearchMixin, admin.ModelAdmin):
-    list_display = ["id", "lead", "source", "operator_display", "status", "created_at", "closed_at"]
+class ContactAdmin(admin.ModelAdmin):
+    list_display = ["id", "lead", "source", "operator_display", "status", "created_display", "closed_display"]
     list_display_links = ["id", "lead"]
-    list_filter = ["status", WaitingFilter, "source", "operator", "unassigned_reason"]
+    list_filter = ["status", WaitingFilter, "source", ("operator", OperatorFilter), "unassigned_reason"]
     list_select_related = ["lead", "source", "operator"]
     date_hierarchy = "created_at"
     search_fields = ["lead__external_id"]
@@ -146,6 +153,15 @@ class ContactAdmin(NulSafeSearchMixin, admin.ModelAdmin):
             return "—"
         return obj.operator.name
 
+    # Short dates ("27.11.2026 01:26"): the long form pushes the list past 1400 px in Russian.
+    @admin.display(description=_("created"), ordering="created_at")
+    def created_display(self, obj):
+        return short_datetime(obj.created_at)
+
+    @admin.display(description=_("closed"), ordering="closed_at")
+    def closed_display(self, obj):
+        return short_datetime(obj.closed_at)
+
     @admin.display(description=_("assignment decision"))
     def decision(self, obj):
         return render_decision(obj.assignment)
@@ -213,12 +229,11 @@ class ContactAdmin(NulSafeSearchMixin, admin.ModelAdmin):
             if (str(object_id).isdigit())
             else None
         )
-        if can_change and row and row["status"] == Contact.Status.OPEN:
-            # Who may take it by hand: the source's active operators other than the current one.
-            extra["reassign_operators"] = list(
-                Operator.objects.filter(links__source_id=row["source_id"], is_active=True)
-                .exclude(pk=row["operator_id"])
-                .order_by("name")
+        extra["contact_is_open"] = bool(row) and row["status"] == Contact.Status.OPEN
+        if can_change and extra["contact_is_open"]:
+            # Exactly the operators the reassign service would accept (one rule, one selector).
+            extra["reassign_operators"] = contact_reassign_targets(
+                source_id=row["source_id"], current_operator_id=row["operator_id"]
             )
             extra["can_reassign"] = True
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})

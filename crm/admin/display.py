@@ -6,7 +6,7 @@ import json
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from django.utils.formats import localize, number_format
+from django.utils.formats import date_format, localize, number_format
 from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -20,6 +20,11 @@ def percent(part: int, total: int, *, sign: bool = True) -> str:
     """75.0 % in English, 75,0 % in Russian."""
     value = number_format(round(100 * part / total, 1), 1)
     return f"{value} %" if sign else value
+
+
+def short_datetime(value) -> str:
+    """A moment in the reader's time zone and short local format; "—" for none."""
+    return date_format(timezone.localtime(value), "SHORT_DATETIME_FORMAT") if value else "—"
 
 
 def load_bar(open_load: int, max_load: int):

@@ -8,11 +8,10 @@ from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext, ngettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from crm.admin.display import CSS
-from crm.admin.service_bridge import NulSafeSearchMixin
 from crm.errors import DomainError
 from crm.models import Lead, Operator, Source
 from crm.selectors import LEAD_RECENT_CONTACTS, lead_get_with_recent_contacts, lead_profile_visible, lead_search
@@ -30,7 +29,8 @@ def normalised_external_id(term: str) -> str | None:
 
 
 @admin.register(Lead)
-class LeadAdmin(NulSafeSearchMixin, admin.ModelAdmin):
+class LeadAdmin(admin.ModelAdmin):
+    verbose_name_accusative = pgettext_lazy("accusative", "lead")
     list_display = ["external_id", *PROFILE_FIELDS, "created_at", "last_seen_at", "contacts_link"]
     search_fields = ["external_id"]  # shows the search box; the search itself is lead_search
     search_help_text = _(

@@ -10,11 +10,11 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.text import capfirst
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext, ngettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from crm.admin.display import CSS, load_bar
-from crm.admin.service_bridge import NulSafeSearchMixin, ServiceFormMixin, adopt
+from crm.admin.service_bridge import ServiceFormMixin, adopt
 from crm.admin.weights import LINK_MESSAGES, LinksSavedByServicesMixin, SourceWeightInline
 from crm.errors import DomainError
 from crm.models import MAX_CAPACITY, Contact, Operator
@@ -80,7 +80,8 @@ class LoadFilter(admin.SimpleListFilter):
 
 
 @admin.register(Operator)
-class OperatorAdmin(NulSafeSearchMixin, LinksSavedByServicesMixin, admin.ModelAdmin):
+class OperatorAdmin(LinksSavedByServicesMixin, admin.ModelAdmin):
+    verbose_name_accusative = pgettext_lazy("accusative", "operator")
     form = OperatorAdminForm
     list_display = ["name", "is_active", "availability_display", "load_display", "sources_display"]
     list_display_links = ["name"]

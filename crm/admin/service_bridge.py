@@ -66,14 +66,6 @@ class ServiceFormSetMixin:
             raise ValidationError(self.service_error.message)
 
 
-class NulSafeSearchMixin:
-    """PostgreSQL text cannot hold NUL: a search term with one (admin search, or the
-    autocomplete widgets' `term`) would reach the database and fail with a 500. Drop it."""
-
-    def get_search_results(self, request, queryset, search_term):
-        return super().get_search_results(request, queryset, search_term.replace("\x00", ""))
-
-
 class ServiceAdminMixin:
     """Re-render a refused save with the service's reason (see the module docstring)."""
 

@@ -11,7 +11,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from crm.admin.display import CSS, percent
-from crm.admin.service_bridge import NulSafeSearchMixin, ServiceFormMixin, adopt
+from crm.admin.service_bridge import ServiceFormMixin, adopt
 from crm.admin.weights import LINK_MESSAGES, LinksSavedByServicesMixin, OperatorWeightInline
 from crm.models import Contact, Source
 from crm.services import routing_config
@@ -24,7 +24,7 @@ class SourceAdminForm(ServiceFormMixin, forms.ModelForm):
 
 
 @admin.register(Source)
-class SourceAdmin(NulSafeSearchMixin, LinksSavedByServicesMixin, admin.ModelAdmin):
+class SourceAdmin(LinksSavedByServicesMixin, admin.ModelAdmin):
     form = SourceAdminForm
     list_display = ["name", "weights_display", "waiting_display", "strategy", "affinity"]
     search_fields = ["name"]
@@ -71,20 +71,21 @@ class SourceAdmin(NulSafeSearchMixin, LinksSavedByServicesMixin, admin.ModelAdmi
         links = sorted(obj.links.all(), key=lambda link: (-link.weight, link.operator.name.lower()))
         if not links:
             return format_html('<span class="crm-muted">{}</span>', gettext("no operators"))
-        total = sum(link.weight for link in links)
+        # Shares among the active operators: an inactive one gets nothing, whatever his weight.
+        total = sum(link.weight for link in links if link.operator.is_active)
         return format_html(
             '<ul class="crm-weights">{}</ul>',
             format_html_join(
                 "",
-                "<li>{}: {} ({} %){}</li>",
+                "<li>{}: {}</li>",
                 (
                     (
                         link.operator.name,
-                        link.weight,
-                        percent(link.weight, total, sign=False) if total else "0",
-                        format_html(' <span class="crm-badge crm-inactive">{}</span>', gettext("inactive"))
+                        format_html(
+                            '{} <span class="crm-badge crm-inactive">{}</span>', link.weight, gettext("inactive")
+                        )
                         if not link.operator.is_active
-                        else "",
+                        else f"{link.weight} ({percent(link.weight, total, sign=False) if total else '0'} %)",
                     )
                     for link in links
                 ),

@@ -90,6 +90,18 @@ class Candidate:
         )
 
     @property
+    def manual_exclusion(self) -> Exclusion | None:
+        """Why staff may not hand a contact to this operator by hand, or None when they may:
+        he must be active and have room; any weight and availability will do (staff may give
+        work to a paused or away operator). The reassign service and the admin's choice of
+        operators both ask this."""
+        if not self.is_active:
+            return Exclusion.INACTIVE
+        if self.load >= self.max_load:
+            return Exclusion.FULL
+        return None
+
+    @property
     def exclusion(self) -> Exclusion | None:
         """Why this operator cannot take a contact now, or None when it can."""
         if not self.is_active:

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from crm.errors import ConflictError, DomainError, NotFoundError
-from crm.models import AssignmentVia, Contact, DecisionStrategy, EventType, Operator
+from crm.models import AssignmentVia, Contact, DecisionStrategy, EventType, Exclusion, Operator
 from crm.services.assignment import Decision
 from crm.services.events import actor_of, assignment_event, event_build, event_record, events_record
 from crm.services.locking import RoutingContext, routing_locked
@@ -216,9 +216,9 @@ def _manual_decision(ctx: RoutingContext, contact: Contact, operator_id: int) ->
             field="operator_id",
             code="not_linked",
         )
-    if not target.is_active:
+    if target.manual_exclusion == Exclusion.INACTIVE:
         raise DomainError(f"Operator {target.name} is inactive.", field="operator_id", code="inactive")
-    if target.load >= target.max_load:
+    if target.manual_exclusion == Exclusion.FULL:
         raise DomainError(
             f"Operator {target.name} is full ({target.load} / {target.max_load}).", field="operator_id", code="full"
         )

@@ -251,6 +251,8 @@ LANGUAGE_CODE = os.environ.get("DJANGO_LANGUAGE_CODE", "en")
 LANGUAGES = [("en", "English"), ("ru", "Русский")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = os.environ.get("DJANGO_TIME_ZONE", "UTC")
+# Our corrections to Django's formats for a language (minicrm_project/formats/<lang>/formats.py).
+FORMAT_MODULE_PATH = ["minicrm_project.formats"]
 USE_I18N = True
 USE_TZ = True
 
