@@ -306,7 +306,7 @@ def _lead_insert(*, series: str, tag: str, now, n_leads: int) -> tuple[str, list
              l (i, v) AS (VALUES {values(LAST_NAMES)}),
              d (i, v) AS (VALUES {values(DOMAINS)})
         INSERT INTO crm_lead (external_id, name, name_search, phone, email, created_at, last_seen_at)
-        SELECT %s || seq.n, {name}, ' ' || lower({name}),
+        SELECT %s || seq.n, {name}, ' ' || lower({name}) || ' ',
                '+79' || substr(CAST(1000000000 + ({h} * 48271 %% 1000000000) AS TEXT), 2),
                lower(f.v) || '.' || lower(l.v) || CAST(({h} / 7) %% 1000 AS TEXT) || '@' || d.v,
                %s, %s

@@ -14,6 +14,8 @@ from bench import books
 from bench.servers import ROOT, Servers
 
 LUA = "bench/wrk/minicrm.lua"
+# Reads of the lists and the lead search: staff requests.
+STAFF_MODES = ("contacts", "leads", "search")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -53,6 +55,8 @@ class Load:
         self.duration = duration
         self.log = log
         self.runs: list[dict] = []
+        # The lead search terms (URL-encoded, one a line) for the "search" mode.
+        self.search_terms: Path | None = None
 
     def wrk(self, port: int, mode: str, conns: int, duration: int, token: str, sources: list[int], tag: str):
         out = self.servers.tmp / f"wrk-{tag}-{port}.json"
@@ -71,9 +75,13 @@ class Load:
             tag,
             ",".join(map(str, sources)),
         ]
-        who = "$STAFF_KEY" if mode in ("contacts", "leads") else "$BOT_KEY"
-        self.servers.record(argv, {"BENCH_TOKEN": who, "BENCH_WRK_OUT": "$TMP/" + out.name})
+        who = "$STAFF_KEY" if mode in STAFF_MODES else "$BOT_KEY"
+        shown = {"BENCH_TOKEN": who, "BENCH_WRK_OUT": "$TMP/" + out.name}
         env = {**os.environ, "BENCH_TOKEN": token, "BENCH_WRK_OUT": str(out)}
+        if mode == "search":
+            shown["BENCH_SEARCH_TERMS"] = "$TMP/" + self.search_terms.name
+            env["BENCH_SEARCH_TERMS"] = str(self.search_terms)
+        self.servers.record(argv, shown)
         return subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL), out
 
     def warm_up(self, setup: dict, ports: list[int], modes=("baseline", "intake")) -> None:
@@ -85,7 +93,7 @@ class Load:
                     mode,
                     16,
                     2,
-                    setup["bot_key"] if mode != "contacts" else setup["staff_key"],
+                    setup["staff_key"] if mode in STAFF_MODES else setup["bot_key"],
                     setup["source_ids"],
                     f"warm{mode[0]}{port}",
                 )
@@ -95,7 +103,7 @@ class Load:
         """One wrk run (or one per port, started together, connections split), then the
         books checked for intake runs. Returns the run's record."""
         duration = duration or self.duration
-        token = setup["staff_key"] if mode in ("contacts", "leads") else setup["bot_key"]
+        token = setup["staff_key"] if mode in STAFF_MODES else setup["bot_key"]
         tag = f"{mode[0]}{len(self.runs)}x{int(time.time()) % 100000}"
         before = books.snapshot(self.servers, db) if mode == "intake" and check else None
         load_before = loadavg()

@@ -36,7 +36,7 @@ def summary(runs: list[dict]) -> dict:
         if grow:
             g = {}
             base = [r for r in grow if r["mode"] == "baseline"]
-            for mode in ("intake", "contacts", "leads", "baseline"):
+            for mode in ("intake", "contacts", "leads", "search", "baseline"):
                 rows = [r for r in grow if r["mode"] == mode]
                 if len(rows) >= 2:
                     g[mode] = {

@@ -12,9 +12,13 @@ Scenarios, in order:
   1. PostgreSQL, one instance: baseline and intake at 16 connections (ABBA order, so a linear
      drift of the machine's speed cancels out of the ratio), then at 64.
   2. PostgreSQL, two instances on two ports, one database, the load split between them.
-  3. PostgreSQL growth: 10^3, 10^5, 10^6 contacts bulk-loaded (SQL, not the API); at each
-     size the first page of the contact and lead lists and the intake, p50 compared.
+  3. PostgreSQL growth: 10^3, 10^5, 10^6 contacts bulk-loaded (SQL, not the API; two contacts
+     per lead, leads with realistic names, phones and emails); at each size the first page of
+     the contact and lead lists, a lead search, and the intake, p50 compared.
   4. and 5. The same as 1 and 3 on the embedded SQLite.
+  6. PostgreSQL backlog (bench/backlog.py): 16,000 and 100,000 waiting contacts, the
+     activating PATCH, the background drain and intake latency meanwhile (results in
+     bench/results/backlog-<date>.json).
 
 Only databases whose name starts with `minicrm_bench` are dropped and re-created.
 
@@ -29,13 +33,18 @@ import argparse
 import datetime
 import os
 import time
+import urllib.parse
 
 from bench import report as reporting
+from bench.backlog import run_backlog
 from bench.load import Load, loadavg
 from bench.servers import Servers, pg_db, sqlite_db
 
 DEFAULT_PG_URL = "postgres://postgres@127.0.0.1:5432/minicrm_bench"
-SCENARIOS = ["main-pg", "two-pg", "growth-pg", "main-sqlite", "growth-sqlite"]
+SCENARIOS = ["main-pg", "two-pg", "growth-pg", "main-sqlite", "growth-sqlite", "backlog-pg"]
+# At each size of the growth scenarios: the first page of the lists, a lead search (a full name,
+# a phone as people type it, or an email's local part), the intake, and the baseline.
+GROWTH_MODES = ["contacts", "leads", "search", "intake", "baseline"]
 
 
 class Bench:
@@ -48,6 +57,7 @@ class Bench:
         self.servers = Servers(workers=args.workers)
         self.load = Load(self.servers, duration=args.duration, log=self.log)
         self.loads: list[dict] = []
+        self.backlog: list[dict] | None = None
 
     def log(self, msg: str) -> None:
         print(f"[{time.time() - self.started:6.0f}s] {msg}", flush=True)
@@ -87,6 +97,10 @@ class Bench:
     def growth(self, db: dict, port: int) -> None:
         setup = self.servers.reset(db)
         self.bulk_load(db, self.args.sizes[0])
+        # The same people are searched at every size: terms taken from the first leads.
+        terms = self.servers.manage_json(db, "bench_search_terms")
+        self.load.search_terms = self.servers.tmp / f"search-terms-{db['name']}.txt"
+        self.load.search_terms.write_text("".join(urllib.parse.quote(term, safe="") + "\n" for term in terms))
         self.servers.start(db, port)
         try:
             for size in self.args.sizes:
@@ -99,7 +113,7 @@ class Bench:
                 snap = self.servers.manage_json(db, "bench_snapshot")
                 # The baseline at each size normalises the p50s for the machine's drift
                 # between sizes (its cost does not depend on the contact table).
-                for mode in ("contacts", "leads", "intake", "baseline"):
+                for mode in self.args.growth_modes:
                     self.load.measure(
                         db=db, scenario="growth", mode=mode, conns=16, setup=setup, ports=[port], size=snap["contacts"]
                     )
@@ -119,12 +133,21 @@ def main() -> None:
         default=",".join(SCENARIOS),
         help=f"comma-separated subset of {','.join(SCENARIOS)} (default: all)",
     )
+    parser.add_argument(
+        "--growth-modes",
+        default=",".join(GROWTH_MODES),
+        help=f"growth scenarios' requests, a subset of {','.join(GROWTH_MODES)} (default: all; keep the "
+        "baseline, which normalises the machine's drift between sizes)",
+    )
     parser.add_argument("--quick", action="store_true", help="smoke test: 3 s runs, sizes 1000,10000")
     parser.add_argument("--no-write", action="store_true", help="print only; write no results, touch no doc")
     args = parser.parse_args()
     if args.quick:
         args.duration, args.sizes = 3, "1000,10000"
     args.sizes = [int(x) for x in args.sizes.split(",")]
+    args.growth_modes = [m for m in args.growth_modes.split(",") if m]
+    if set(args.growth_modes) - set(GROWTH_MODES):
+        raise SystemExit(f"unknown growth modes; choose from {GROWTH_MODES}")
 
     bench = Bench(args)
     start_load = loadavg()
@@ -154,6 +177,11 @@ def main() -> None:
         if "growth-sqlite" in wanted:
             bench.log("SQLite: growth")
             bench.growth(sqlite_db(bench.servers.tmp, "growth"), port + 5)
+        if "backlog-pg" in wanted:
+            bench.log("PostgreSQL: backlogs drained in the background")
+            bench.backlog = run_backlog(
+                servers=bench.servers, db=pg, port=port + 6, sizes=[16_000, 100_000], log=bench.log
+            )
     finally:
         bench.servers.stop_all()
 
@@ -174,6 +202,7 @@ def main() -> None:
         "elapsed_s": round(time.time() - bench.started),
         "summary": reporting.summary(bench.load.runs),
         "loads": bench.loads,
+        "backlog": bench.backlog,
         "runs": bench.load.runs,
         "commands": bench.servers.commands,
     }

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.utils.http import parse_header_parameters
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 # Real text encodings only, by the canonical name of Python's codec registry. Django takes the
 # charset of Content-Type from that registry, which also holds bytes-to-bytes codecs (bz2,
@@ -69,7 +70,9 @@ def request_problem(*, content_type: str, content_encoding: str) -> tuple[int, s
 
 
 def body_too_large_message(limit: int) -> str:
-    return _("The request body is larger than %(limit)d bytes.") % {"limit": limit}
+    return ngettext(
+        "The request body is larger than %(limit)d byte.", "The request body is larger than %(limit)d bytes.", limit
+    ) % {"limit": limit}
 
 
 class RequestCharsetMiddleware:

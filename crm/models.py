@@ -8,11 +8,11 @@ keep in step with the contacts under a row lock, and a CHECK that the counter ne
 """
 
 from django.conf import settings
-from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.contrib.postgres.search import SearchVector
 from django.db import models
 from django.db.models import F, Q
-from django.db.models.functions import Length, Lower, Trim
+from django.db.models.functions import Length, Lower, Reverse, Trim
 from django.db.models.lookups import GreaterThanOrEqual, LessThanOrEqual
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -182,9 +182,9 @@ class Lead(models.Model):
 
     external_id = models.CharField(_("external id"), max_length=EXTERNAL_ID_MAX_LENGTH, unique=True)
     name = models.CharField(_("name"), max_length=LEAD_NAME_MAX_LENGTH, blank=True, default="")
-    # The name's words for search, lower-cased by Python and each preceded by one space
-    # (" anna petrova"; crm.services.leads.lead_name_search): SQLite's LOWER() knows only
-    # ASCII, and the leading spaces make "a word starts with w" a plain `LIKE '% w%'`.
+    # The name's words for search, lower-cased by Python, between spaces (" anna petrova ";
+    # crm.services.leads.lead_name_search): SQLite's LOWER() knows only ASCII, and the spaces
+    # make "begins with" and "has the word" plain LIKEs.
     name_search = models.TextField(blank=True, default="", editable=False)
     phone = models.CharField(_("phone"), max_length=PHONE_MAX_LENGTH, blank=True, default="")
     email = models.CharField(_("email"), max_length=EMAIL_MAX_LENGTH, blank=True, default="")
@@ -202,15 +202,18 @@ class Lead(models.Model):
             # Admin's date hierarchy on leads.
             models.Index(fields=["created_at"], name="crm_lead_created_idx"),
             # Lead search (crm.selectors.lead_search), OR-ed conditions each answered by its own
-            # index (created on PostgreSQL only, see migration 0006_lead_search_indexes):
-            # `external_id LIKE '%term%'`, `phone LIKE '%digits%'`, `email LIKE '%term%'` by
-            # trigram GIN indexes (a substring LIKE without reading the table), and the name's
-            # word prefixes, `to_tsvector('simple', name_search) @@ 'anna:* & petr:*'`, by a
-            # full-text GIN index (a name's trigrams, "ov " of every Ivanov, are too common).
+            # index (created on PostgreSQL only, see migrations 0006_lead_search_indexes and 0011_lead_search_btrees):
+            # `external_id LIKE '%term%'` by a trigram GIN index; the name's whole words,
+            # `to_tsvector('simple', name_search) @@ 'anna & petrova'`, by a full-text GIN
+            # index (a name's trigrams, "ov " of every Ivanov, are in most rows);
+            # `name_search LIKE ' anna pe%'`, `email LIKE 'term%'`, `phone LIKE '+digits%'`
+            # and `REVERSE(phone) LIKE 'stigid%'` (a number's end) by B-trees in pattern order.
             GinIndex(fields=["external_id"], opclasses=["gin_trgm_ops"], name="crm_lead_external_id_trgm"),
             GinIndex(SearchVector("name_search", config="simple"), name="crm_lead_name_fts"),
-            GinIndex(fields=["phone"], opclasses=["gin_trgm_ops"], name="crm_lead_phone_trgm"),
-            GinIndex(fields=["email"], opclasses=["gin_trgm_ops"], name="crm_lead_email_trgm"),
+            models.Index(fields=["name_search"], opclasses=["text_pattern_ops"], name="crm_lead_name_prefix"),
+            models.Index(fields=["email"], opclasses=["varchar_pattern_ops"], name="crm_lead_email_prefix"),
+            models.Index(fields=["phone"], opclasses=["varchar_pattern_ops"], name="crm_lead_phone_prefix"),
+            models.Index(OpClass(Reverse("phone"), name="text_pattern_ops"), name="crm_lead_phone_suffix"),
         ]
         constraints = [
             models.CheckConstraint(condition=~Q(external_id=""), name="crm_lead_external_id_not_blank"),
@@ -252,6 +255,8 @@ class UnassignedReason(models.TextChoices):
     ALL_PAUSED = "all_paused", _("all active operators have weight 0")
     ALL_AT_CAPACITY = "all_at_capacity", _("all eligible operators are at capacity")
     NOBODY_ONLINE = "nobody_online", _("no operator with room is online")
+    # There is room, but older contacts of the source wait for it: this one waits behind them.
+    BEHIND_QUEUE = "behind_queue", _("older contacts of the source are waiting first")
 
 
 # --- The decision record (Contact.assignment): its words -------------------------------------

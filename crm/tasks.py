@@ -6,8 +6,9 @@ Rules for every task here:
   from the queue when a worker takes it, so a worker killed mid-task loses that message
   (measured: README). Its transaction rolls back, and a periodic task finds the work again
   from the database (for drains, `queue_sweep`), so a lost message delays, never loses.
-- Enqueued after the commit of the change that calls for it (`transaction.on_commit`): a
-  rolled-back change asks for nothing, and the worker always sees the committed change.
+- Enqueued after the commit of the change that calls for it (`transaction.on_commit`, as
+  `crm.services.queue.queue_drain_later` does): a rolled-back change asks for nothing, and
+  the worker always sees the committed change.
 - Short: one bounded unit of work per job; a job that leaves work behind enqueues its
   successor, so jobs of other sources (and other kinds) interleave with a long drain.
 
@@ -19,13 +20,10 @@ in-process at enqueue time (settings.test: huey's immediate mode).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from functools import partial
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
 from django.utils import timezone
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task, on_startup
@@ -37,13 +35,6 @@ logger = logging.getLogger(__name__)
 # Cache key of the last time a worker showed it was alive (the cache is shared by every
 # web server and worker: the database, or Redis).
 HEARTBEAT_KEY = "tasks:worker-heartbeat"
-
-
-def drain_enqueue(*, source_ids: Iterable[int]) -> None:
-    """Ask the worker to drain these sources' queues once the current transaction commits
-    (immediately when none is open)."""
-    for source_id in sorted(set(source_ids)):
-        transaction.on_commit(partial(queue_drain_source, source_id))
 
 
 @db_task()
@@ -82,8 +73,11 @@ def worker_heartbeat() -> None:
 
 
 @on_startup()
-def _heartbeat_at_startup() -> None:
-    # So that /healthz/worker is green as soon as `make run` has started, not a minute later.
+def _at_startup() -> None:
+    # So that /healthz/worker is green as soon as `make run` has started, not a minute later,
+    # and a restarted worker resumes the drains its predecessor lost at once, not at the next
+    # minute. (Runs in each worker thread: the sweeps it enqueues are idempotent.)
+    queue_sweep()
     _beat()
 
 

@@ -5,7 +5,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 from django.utils import timezone
 
-from crm.models import Contact, Lead, Operator, OperatorSource, Source
+from crm.models import CONTACT_WAITING, Contact, Lead, Operator, OperatorSource, Source
 from tests.factories import ContactFactory, LeadFactory, OperatorFactory, OperatorSourceFactory, SourceFactory
 
 pytestmark = pytest.mark.django_db
@@ -78,3 +78,18 @@ def test_unused_operator_can_be_deleted_with_its_links():
     link = OperatorSourceFactory()
     link.operator.delete()
     assert not OperatorSource.objects.exists()
+
+
+@pytest.mark.django_db
+def test_waiting_means_open_without_operator():
+    link = OperatorSourceFactory()
+    waiting = ContactFactory(source=link.source)
+    ContactFactory(source=link.source, operator=link.operator, unassigned_reason="")
+    closed = ContactFactory(source=link.source)
+    Contact.objects.filter(pk=closed.pk).update(status="closed", closed_at=closed.created_at)
+    assert list(Contact.objects.waiting()) == [waiting]
+
+
+def test_the_waiting_index_uses_the_waiting_condition():
+    index = next(i for i in Contact._meta.indexes if i.name == "crm_contact_waiting_idx")
+    assert index.condition == CONTACT_WAITING

@@ -1,7 +1,8 @@
 -- wrk script for the minicrm benchmarks.
 --   wrk -t1 -c16 -d10s -s bench/wrk/minicrm.lua http://127.0.0.1:PORT -- MODE TAG SOURCE_IDS
 -- MODE: intake (POST /api/v1/contacts/), baseline (POST /bench/baseline/),
---       contacts or leads (GET the first page of the list).
+--       contacts or leads (GET the first page of the list), search (GET /api/v1/leads/?search=
+--       with a term drawn from the file BENCH_SEARCH_TERMS, one URL-encoded term a line).
 -- TAG makes every external_id of the run unique: TAG-THREAD-N. SOURCE_IDS: "1,2,3".
 -- The key comes from the environment (BENCH_TOKEN), so it never shows in a command line.
 -- done() writes the figures as JSON to BENCH_WRK_OUT: requests sent (counted here, so the
@@ -34,7 +35,14 @@ function init(args)
     baseline = "/bench/baseline/",
     contacts = "/api/v1/contacts/",
     leads = "/api/v1/leads/",
+    search = "/api/v1/leads/?search=",
   }
+  terms = {}
+  if mode == "search" then
+    for line in io.lines(os.getenv("BENCH_SEARCH_TERMS")) do
+      table.insert(terms, line)
+    end
+  end
   path = paths[mode]
   wrk.headers["Authorization"] = "Token " .. os.getenv("BENCH_TOKEN")
   wrk.headers["Content-Type"] = "application/json"
@@ -45,6 +53,9 @@ function request()
   sent = sent + 1
   if mode == "contacts" or mode == "leads" then
     return wrk.format("GET", path)
+  end
+  if mode == "search" then
+    return wrk.format("GET", path .. terms[math.random(#terms)])
   end
   local source = sources[math.random(#sources)]
   local body = string.format('{"external_id":"%s-%d-%d","source_id":%s}', tag, tid, sent, source)

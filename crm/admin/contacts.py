@@ -9,7 +9,7 @@ from django.db.models import Q
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.loader import render_to_string
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
@@ -17,9 +17,12 @@ from crm.admin.display import CSS, render_decision
 from crm.admin.leads import normalised_external_id
 from crm.admin.service_bridge import NulSafeSearchMixin
 from crm.errors import DomainError
-from crm.models import Contact, Operator
-from crm.selectors import contact_events
+from crm.models import CONTACT_WAITING, Contact, Operator
+from crm.selectors import contact_events, contact_lead_search_condition, lead_profile_visible
 from crm.services.contacts import contact_close, contact_reassign
+
+# What the lead told us, shown where the lead's profile may be seen (crm.selectors.lead_profile_visible).
+PROFILE_FIELDS = ["lead_profile", "message", "metadata_display"]
 
 
 class WaitingFilter(admin.SimpleListFilter):
@@ -30,11 +33,10 @@ class WaitingFilter(admin.SimpleListFilter):
         return [("yes", _("yes: open, no operator")), ("no", _("no"))]
 
     def queryset(self, request, queryset):
-        waiting = Q(status=Contact.Status.OPEN, operator__isnull=True)
         if self.value() == "yes":
-            return queryset.filter(waiting)
+            return queryset.filter(CONTACT_WAITING)
         if self.value() == "no":
-            return queryset.exclude(waiting)
+            return queryset.exclude(CONTACT_WAITING)
         return queryset
 
 
@@ -57,10 +59,15 @@ class ContactAdmin(NulSafeSearchMixin, admin.ModelAdmin):
     list_select_related = ["lead", "source", "operator"]
     date_hierarchy = "created_at"
     search_fields = ["lead__external_id"]
-    search_help_text = _("Lead's external id (normalised as the API does) or a contact number such as #42.")
+    search_help_text = _(
+        "The lead's external id, name, phone or email (as on the leads page), or a contact number such as #42."
+    )
     raw_id_fields = ["lead", "operator"]
     fields = [
         "lead",
+        "lead_profile",
+        "message",
+        "metadata_display",
         "source",
         "operator",
         "status",
@@ -90,6 +97,12 @@ class ContactAdmin(NulSafeSearchMixin, admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False  # history
 
+    def get_fields(self, request, obj=None):
+        fields = list(super().get_fields(request, obj))
+        if obj is None or not lead_profile_visible(user=request.user, lead=obj.lead):
+            fields = [f for f in fields if f not in PROFILE_FIELDS]
+        return fields
+
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()
         if not term:
@@ -98,10 +111,28 @@ class ContactAdmin(NulSafeSearchMixin, admin.ModelAdmin):
         number = term.lstrip("#")
         if number.isdigit():
             condition |= Q(pk=int(number))
-        normalised = normalised_external_id(term)
-        if normalised is not None:
-            condition |= Q(lead__external_id__contains=normalised)
+        if lead_profile_visible(user=request.user):
+            # The leads' search (crm.selectors.lead_search): external id, name, phone, email.
+            condition |= contact_lead_search_condition(term)
+        else:
+            normalised = normalised_external_id(term)
+            if normalised is not None:
+                condition |= Q(lead__external_id__contains=normalised)
         return queryset.filter(condition), False
+
+    @admin.display(description=_("lead's profile"))
+    def lead_profile(self, obj):
+        lead = obj.lead
+        parts = [value for value in (lead.name, lead.phone, lead.email) if value]
+        return " · ".join(parts) if parts else gettext("none")
+
+    @admin.display(description=_("metadata"))
+    def metadata_display(self, obj):
+        if not obj.metadata:
+            return gettext("none")
+        return format_html_join(
+            "", "<div><code>{}</code>: {}</div>", ((key, value) for key, value in sorted(obj.metadata.items()))
+        )
 
     @admin.display(description=_("operator"), ordering="operator__name")
     def operator_display(self, obj):

@@ -11,7 +11,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from crm.models import Contact
+from crm.models import AffinityOutcome, AssignmentVia, Contact, DecisionStrategy, Exclusion, UnassignedReason
 
 CSS = {"all": ["crm/admin.css"]}
 
@@ -49,24 +49,11 @@ DECISION_FACTS = {
     "reason": _("why unassigned"),
 }
 DECISION_VALUES = {
-    "via": {
-        "intake": _("on registration"),
-        "queue": _("from the waiting queue"),
-        "reassign": _("reassigned"),
-        "redistribute": _("returned to the queue (operator deactivated)"),
-    },
-    "strategy": {"random": _("weighted random"), "smooth": _("smooth"), "manual": _("by hand")},
-    "affinity": {
-        "hit": _("the lead's previous operator took it"),
-        "miss": _("the lead's previous operator could not take it"),
-        "no_history": _("no earlier contact of this lead here"),
-    },
-    "excluded": {
-        "inactive": _("inactive"),
-        "paused": _("paused (weight 0)"),
-        "full": _("full"),
-        "current": _("current operator"),
-    },
+    "via": dict(AssignmentVia.choices),
+    "strategy": dict(DecisionStrategy.choices),
+    "affinity": dict(AffinityOutcome.choices),
+    "excluded": dict(Exclusion.choices),
+    "reason": dict(UnassignedReason.choices),
 }
 
 

@@ -242,9 +242,9 @@ class OperatorAdmin(NulSafeSearchMixin, LinksSavedByServicesMixin, admin.ModelAd
         permissions=["change"],
     )
     def deactivate_and_redistribute(self, request, queryset):
-        waiting_before = Contact.objects.filter(status=Contact.Status.OPEN, operator__isnull=True).count()
+        waiting_before = Contact.objects.waiting().count()
         self._set_active(request, queryset, False, redistribute=True)
-        waiting = Contact.objects.filter(status=Contact.Status.OPEN, operator__isnull=True).count()
+        waiting = Contact.objects.waiting().count()
         if waiting > waiting_before:
             self.message_user(
                 request,

@@ -10,12 +10,18 @@ rolls that transaction back (nothing of the save stays), and `changeform_view` t
 the same POST once more with the reason attached to the form, so the user's input is kept.
 """
 
+import re
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from crm.errors import DomainError
 from crm.models import Operator
 from crm.services import routing_config
+from crm.services.locking import routing_locked
+
+# Inline rows name the other end of a link: "<prefix>-<n>-source" or "<prefix>-<n>-operator".
+_INLINE_FIELD = re.compile(r"^[\w-]+-\d+-(source|operator)$")
 
 
 class ServiceRejectedError(Exception):
@@ -84,19 +90,35 @@ class ServiceAdminMixin:
         try:
             if request.method != "POST":
                 return super().changeform_view(request, object_id, form_url, extra_context)
-            with transaction.atomic():
+            with transaction.atomic(), routing_locked(**self.routing_lock_scope(request, object_id)):
                 # One save may call several services (the object, then each inline row), each
                 # locking a different set of operators; two such rounds in one transaction
                 # could take locks out of id order and deadlock with an intake. So a save
-                # first locks every operator row, in id order (a few milliseconds of
-                # waiting for the intakes; staff saves are rare): every later lock is held.
-                list(Operator.objects.order_by("id").select_for_update(no_key=True).values_list("id", flat=True))
+                # first locks, in one statement in id order, every operator any of them will
+                # lock: the object's, those of the sources concerned (see routing_lock_scope).
+                # Never every operator row: intake on an unrelated source goes on meanwhile.
+                # (A link created elsewhere between this lock and a service's own would make
+                # that service lock one more operator out of order; a deadlock then is a 409.)
                 return super().changeform_view(request, object_id, form_url, extra_context)
         except ServiceRejectedError as rejected:
             # The admin's transaction has been rolled back by the exception: render the same
             # POST again; this time the form (or the formset) carries the reason and is invalid.
             request._crm_service_rejected = rejected
             return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def routing_lock_scope(self, request, object_id) -> dict:
+        """What the save may lock, as routing_locked's arguments: for an operator, him and
+        every source he serves (with their operators); for a source, its operators; plus
+        the sources or operators named by the posted link rows (new links) and theirs."""
+        posted: dict[str, list[int]] = {"source": [], "operator": []}
+        for key, value in request.POST.items():
+            match = _INLINE_FIELD.match(key)
+            if match and value.isdigit():
+                posted[match.group(1)].append(int(value))
+        pk = int(object_id) if object_id is not None and str(object_id).isdigit() else None
+        if self.model is Operator:
+            return {"serving": [pk], "source_ids": posted["source"], "operator_ids": posted["operator"]}
+        return {"source_ids": [pk, *posted["source"]] if pk else posted["source"], "operator_ids": posted["operator"]}
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)

@@ -49,7 +49,8 @@ class SourceAdmin(NulSafeSearchMixin, LinksSavedByServicesMixin, admin.ModelAdmi
         # count is a correlated subquery (served by the partial "waiting" index), not a JOIN
         # with GROUP BY, so the list's COUNT(*) never touches the contacts table.
         waiting = (
-            Contact.objects.filter(source=OuterRef("pk"), status=Contact.Status.OPEN, operator__isnull=True)
+            Contact.objects.waiting()
+            .filter(source=OuterRef("pk"))
             .order_by()
             .values("source")
             .annotate(n=Count("id"))

@@ -30,44 +30,42 @@ _UPDATE_RULES = (
 )
 _OPERATOR = " An operator (a login linked to an operator, API key from `create_api_token`)."
 
-operators = extend_schema_view(
-    list=extend_schema(summary="List operators", description="Operators by id." + _PAGE + " " + _STAFF),
-    create=extend_schema(
-        summary="Create an operator",
-        description="A new operator; `name` is unique regardless of case. He receives contacts once "
-        "linked to a source with a weight above 0 (POST /api/v1/operator-sources/). " + _STAFF,
-    ),
-    retrieve=extend_schema(summary="Get an operator", description="One operator and his current load. " + _STAFF),
-    update=extend_schema(
-        summary="Replace an operator's settings",
-        request=s.OperatorUpdateSerializer,
-        description="PUT sends every field; defaults apply to those left out." + _UPDATE_RULES + " " + _STAFF,
-    ),
-    partial_update=extend_schema(
-        summary="Change an operator's settings",
-        request=s.OperatorUpdateSerializer,
-        description="PATCH: fields left out keep their value." + _UPDATE_RULES + " " + _STAFF,
-    ),
+
+def _staff_resource(*, noun: str, plural: str, update_request, create: str, retrieve: str, put: str, patch: str):
+    """The five operations of a resource staff configure (operators, sources)."""
+    return extend_schema_view(
+        list=extend_schema(summary=f"List {plural}", description=f"{plural.capitalize()} by id.{_PAGE} {_STAFF}"),
+        create=extend_schema(summary=f"Create {noun}", description=f"{create} {_STAFF}"),
+        retrieve=extend_schema(summary=f"Get {noun}", description=f"{retrieve} {_STAFF}"),
+        update=extend_schema(
+            summary=f"Replace {noun}'s settings", request=update_request, description=f"{put} {_STAFF}"
+        ),
+        partial_update=extend_schema(
+            summary=f"Change {noun}'s settings", request=update_request, description=f"{patch} {_STAFF}"
+        ),
+    )
+
+
+operators = _staff_resource(
+    noun="an operator",
+    plural="operators",
+    update_request=s.OperatorUpdateSerializer,
+    create="A new operator; `name` is unique regardless of case. He receives contacts once linked to a "
+    "source with a weight above 0 (POST /api/v1/operator-sources/).",
+    retrieve="One operator and his current load.",
+    put="PUT sends every field; defaults apply to those left out." + _UPDATE_RULES,
+    patch="PATCH: fields left out keep their value." + _UPDATE_RULES,
 )
 
-sources = extend_schema_view(
-    list=extend_schema(summary="List sources", description="Sources by id." + _PAGE + " " + _STAFF),
-    create=extend_schema(
-        summary="Create a source",
-        description="A new source; `name` is unique regardless of case. Contacts of a source without "
-        "linked operators wait (`unassigned_reason: no_operators`). " + _STAFF,
-    ),
-    retrieve=extend_schema(summary="Get a source", description="One source and its routing settings. " + _STAFF),
-    update=extend_schema(
-        summary="Replace a source's settings",
-        request=s.SourceUpdateSerializer,
-        description="PUT: name, strategy and affinity. A new strategy starts a new smooth round. " + _STAFF,
-    ),
-    partial_update=extend_schema(
-        summary="Change a source's settings",
-        request=s.SourceUpdateSerializer,
-        description="PATCH: fields left out keep their value. A new strategy starts a new smooth round. " + _STAFF,
-    ),
+sources = _staff_resource(
+    noun="a source",
+    plural="sources",
+    update_request=s.SourceUpdateSerializer,
+    create="A new source; `name` is unique regardless of case. Contacts of a source without linked "
+    "operators wait (`unassigned_reason: no_operators`).",
+    retrieve="One source and its routing settings.",
+    put="PUT: name, strategy and affinity. A new strategy starts a new smooth round.",
+    patch="PATCH: fields left out keep their value. A new strategy starts a new smooth round.",
 )
 
 weights = extend_schema_view(
@@ -140,8 +138,8 @@ contacts = extend_schema_view(
     retrieve=extend_schema(
         summary="Get a contact",
         description="One contact with `assignment`, the decision that put it where it is: strategy, "
-        "affinity, every candidate with weight, load and why he was left out. Bots get their own "
-        "contacts, with `assignment: null`.",
+        "affinity, every candidate with weight, load and why he was left out; `null` for callers who "
+        "may not read operators (`view_operator`), bots included. Bots get only their own contacts.",
     ),
     close=extend_schema(
         summary="Close a contact",
@@ -247,7 +245,7 @@ statistics = extend_schema_view(
         description="Per source and operator: the configured share (weight / sum of weights) against "
         "the actual share of the contacts created since `since` (default: all time), open load against "
         "capacity, and the waiting queue (count, oldest wait). A fixed number of queries whatever the "
-        "number of contacts. Staff with `view_contact`.",
+        "number of contacts. Staff with `view_contact` and `view_operator`.",
         parameters=[s.DistributionQuerySerializer],
         responses={200: OpenApiResponse(s.SourceDistributionSerializer(many=True), description="One row per source.")},
     ),

@@ -34,6 +34,12 @@ class IdCursorPagination(CursorPagination):
     def get_schema_operation_parameters(self, view):
         parameters = super().get_schema_operation_parameters(view)
         for parameter in parameters:
+            if parameter["name"] == self.cursor_query_param:
+                parameter["schema"]["minLength"] = 1
+                parameter["description"] = (
+                    "Where the page starts: the opaque value in a previous answer's `next` or `previous` "
+                    "link; any other value is a 400."
+                )
             if parameter["name"] == self.page_size_query_param:
                 parameter["schema"]["minimum"] = 1
                 parameter["description"] = f"Results per page, 1 or more; at most {self.max_page_size} are returned."

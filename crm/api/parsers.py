@@ -5,7 +5,7 @@ from rest_framework.exceptions import APIException, ParseError
 from rest_framework.parsers import JSONParser
 from rest_framework.utils import json
 
-from crm.middleware import charset_label, unsupported_charset_message
+from crm.middleware import body_too_large_message, charset_label, unsupported_charset_message
 
 
 class PayloadTooLarge(APIException):
@@ -31,7 +31,7 @@ class BoundedJSONParser(JSONParser):
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         body = stream.read(limit + 1) if stream is not None else b""
         if len(body) > limit:
-            raise PayloadTooLarge(_("The request body is larger than %(limit)d bytes.") % {"limit": limit})
+            raise PayloadTooLarge(body_too_large_message(limit))
         encoding = (parser_context or {}).get("encoding") or settings.DEFAULT_CHARSET
         label = charset_label(encoding)
         if label is None:

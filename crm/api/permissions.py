@@ -5,7 +5,7 @@ module reads them, so no service ever depends on how the caller was authenticate
 from rest_framework.permissions import BasePermission, DjangoModelPermissions
 
 from crm.errors import ForbiddenError
-from crm.models import BotSource, Source
+from crm.models import BotSource, Operator, Source
 from crm.selectors import operator_for_user
 
 
@@ -101,3 +101,10 @@ class IsOperator(BasePermission):
 
     def has_permission(self, request, view):
         return request_operator(request) is not None
+
+
+class CanReadOperators(BasePermission):
+    """`view_operator` as well: for answers that name operators with their loads (statistics)."""
+
+    def has_permission(self, request, view):
+        return can_read(request.user, Operator)

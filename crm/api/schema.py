@@ -40,6 +40,7 @@ OBJECT_ID_SCHEMA = {
     "required": ["id"],
     "additionalProperties": False,
 }
+SUCCESS_DESCRIPTIONS = {"200": "OK.", "201": "Created.", "204": "Done; no body."}
 ERROR_DESCRIPTIONS = {
     "400": "Bad input: the body, a parameter or a filter; the JSON body names each field or parameter at "
     "fault with its messages, including a body field the operation does not accept and a query parameter "
@@ -98,6 +99,18 @@ class AutoSchema(OpenApiAutoSchema):
                 parameter.setdefault("description", "The object's id.")
         return parameters
 
+    def _get_filter_parameters(self):
+        # A filter whose schema is fixed by @extend_schema_field (the id filters) loses its
+        # help_text in drf-spectacular; give it back.
+        parameters = super()._get_filter_parameters()
+        filterset_class = getattr(self.view, "filterset_class", None)
+        filters = filterset_class.base_filters if filterset_class is not None else {}
+        for parameter in parameters:
+            help_text = getattr(filters.get(parameter["name"]), "extra", {}).get("help_text")
+            if help_text and not parameter.get("description"):
+                parameter["description"] = str(help_text)
+        return parameters
+
     def get_tags(self) -> list[str]:
         return [RESOURCE_TAGS.get(getattr(self.view, "basename", ""), "api")]
 
@@ -129,6 +142,9 @@ class AutoSchema(OpenApiAutoSchema):
                     "description": ERROR_DESCRIPTIONS[code],
                 },
             )
+        for code, response in responses.items():
+            if code in SUCCESS_DESCRIPTIONS and not response.get("description"):
+                response["description"] = SUCCESS_DESCRIPTIONS[code]
         if self.method in ("POST", "PUT", "PATCH") and hasattr(self.view, "caller_may_read"):
             self._answer_what_caller_may_read(responses)
         if "400" in responses and "content" in responses["400"]:

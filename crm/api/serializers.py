@@ -31,7 +31,7 @@ from crm.models import (
     SourceStrategy,
     UnassignedReason,
 )
-from crm.selectors import operator_sources
+from crm.selectors import contact_decision_visible, operator_sources
 from crm.services.assignment import availability_now
 from crm.services.leads import METADATA_KEY_MAX_LENGTH, PHONE_INPUT_MAX_LENGTH
 
@@ -42,6 +42,9 @@ class StrictFieldsMixin:
     the other fields' errors: silently dropping it would let a client believe it was stored.
     The OpenAPI schema says the same (`additionalProperties: false`, crm.api.schema)."""
 
+    # field -> why it is read-only here, for a more helpful 400 than the generic one
+    read_only_hints: dict[str, str] = {}
+
     def to_internal_value(self, data):
         errors = {}
         if isinstance(data, Mapping):
@@ -50,7 +53,7 @@ class StrictFieldsMixin:
                 if name in writable:
                     continue
                 if name in self.fields:
-                    errors[name] = ["This field is read-only; leave it out."]
+                    errors[name] = [self.read_only_hints.get(name, "This field is read-only; leave it out.")]
                 else:
                     errors[name] = ["Unknown field."]
         try:
@@ -183,16 +186,12 @@ class OperatorSourceSerializer(StrictModelSerializer):
 class OperatorSourceUpdateSerializer(OperatorSourceSerializer):
     """Only the weight changes; the pair is fixed (delete the link and create another)."""
 
-    operator_id = IdField(required=False)
-    source_id = IdField(required=False)
-
-    def validate(self, attrs):
-        for field in ("operator_id", "source_id"):
-            if field in attrs and attrs[field] != getattr(self.instance, field):
-                raise serializers.ValidationError(
-                    {field: ["A link's operator and source cannot change; delete it and create a new one."]}
-                )
-        return attrs
+    operator_id = serializers.IntegerField(read_only=True)
+    source_id = serializers.IntegerField(read_only=True)
+    read_only_hints = {
+        name: "A link's operator and source cannot change; delete it and create a new one."
+        for name in ("operator_id", "source_id")
+    }
 
 
 # A plain Serializer with declared fields: a ModelSerializer rebuilds its fields from the
@@ -241,16 +240,16 @@ class AssignmentRecordSerializer(serializers.Serializer):
 
 
 class ContactDetailSerializer(ContactSerializer):
-    """A contact with the decision that put it where it is (`assignment`; null for bots)."""
+    """A contact with the decision that put it where it is (`assignment`; null for callers who
+    may not read operators, bots included)."""
 
     assignment = serializers.SerializerMethodField()
 
     @extend_schema_field(AssignmentRecordSerializer(allow_null=True))
     def get_assignment(self, contact):
         request = self.context.get("request")
-        if request is not None and not request.user.is_staff:
-            # Bots never see the decision record: it names operators, weights and loads.
-            return None
+        if request is not None and not contact_decision_visible(user=request.user):
+            return None  # it names operators, weights and loads (crm.selectors)
         return contact.assignment or None
 
 

@@ -6,22 +6,21 @@ from django.db.models import Case, IntegerField, Value, When
 from django.http import Http404
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from crm.api import docs, idempotency
 from crm.api import serializers as s
 from crm.api.filters import ContactFilter, LeadFilter, OperatorSourceFilter
 from crm.api.intake_log import intake_log
+from crm.api.mixins import AnswerWhatCallerMayRead, StrictQueryParameters
 from crm.api.pagination import IdCursorPagination
-from crm.api.params import query_parameter_errors
 from crm.api.permissions import (
     CanReadContacts,
+    CanReadOperators,
     CanRegisterContacts,
     IsOperator,
     StaffChangePermissions,
     StaffModelPermissions,
-    can_read,
     request_operator,
 )
 from crm.api.schema import SingleObjectSchema
@@ -45,57 +44,6 @@ class OperatorActivityMixin:
             operator = request_operator(request)
             if operator is not None:
                 operator_activity_record(operator=operator)
-
-
-class AnswerWhatCallerMayRead:
-    """A write answers with the object only to a caller who may read it. Changing and reading
-    are separate permissions: staff may hold `change_contact` without `view_contact`, and
-    the detail of a contact names operators, weights and loads. Such a caller gets the same
-    status with `{"id": N}` only (enough to refer to the row; the schema documents both)."""
-
-    def caller_may_read(self, request) -> bool:
-        return can_read(request.user, self.queryset.model)
-
-    def finalize_response(self, request, response, *args, **kwargs):
-        if (
-            request.method in ("POST", "PUT", "PATCH")
-            and response.status_code in (200, 201)
-            and isinstance(response.data, dict)
-            and "id" in response.data
-            and not self.caller_may_read(request)
-        ):
-            response.data = {"id": response.data["id"]}
-        return super().finalize_response(request, response, *args, **kwargs)
-
-
-class StrictQueryParameters:
-    """Every operation knows its query parameters: a list its filters and the cursor
-    pagination's, the statistics its `query_serializer_class`' fields; anything else, and any
-    parameter repeated or empty, is a 400 naming it (crm.api.params), after authentication
-    and permissions (an anonymous caller hears 401 first)."""
-
-    query_serializer_class = None
-
-    def known_query_parameters(self) -> set[str]:
-        known: set[str] = set()
-        if self.query_serializer_class is not None:
-            known |= set(self.query_serializer_class().fields)
-        if getattr(self, "action", None) == "list":
-            filterset_class = getattr(self, "filterset_class", None)
-            if filterset_class is not None:
-                known |= set(filterset_class.base_filters)
-            if self.paginator is not None:
-                known |= {self.paginator.cursor_query_param, self.paginator.page_size_query_param}
-        return known
-
-    def initial(self, request, *args, **kwargs):
-        super().initial(request, *args, **kwargs)
-        method = request.method.lower()
-        if method not in self.http_method_names or not hasattr(self, method):
-            return  # the 405 comes first: the operation does not exist, nor do its parameters
-        errors = query_parameter_errors(request.query_params, self.known_query_parameters())
-        if errors:
-            raise ValidationError(errors)
 
 
 class _ListRetrieve(
@@ -259,7 +207,8 @@ class ContactViewSet(OperatorActivityMixin, mixins.CreateModelMixin, _ListRetrie
         self.get_object()  # 404 for an unknown id (or, for an operator, anyone else's), before any write
         s.EmptyBodySerializer(data=request.data).is_valid(raise_exception=True)
         contact = contact_close(contact_id=int(pk), actor=request.user)
-        return Response(s.ContactDetailSerializer(Contact.objects.select_related("lead").get(pk=contact.pk)).data)
+        contact = Contact.objects.select_related("lead").get(pk=contact.pk)
+        return Response(s.ContactDetailSerializer(contact, context=self.get_serializer_context()).data)
 
     @action(detail=True, methods=["post"], permission_classes=[StaffChangePermissions])
     def reassign(self, request, pk=None):
@@ -272,7 +221,7 @@ class ContactViewSet(OperatorActivityMixin, mixins.CreateModelMixin, _ListRetrie
         contact = contact_reassign(
             contact_id=int(pk), operator_id=body.validated_data.get("operator_id"), actor=request.user
         )
-        return Response(s.ContactDetailSerializer(contact).data)
+        return Response(s.ContactDetailSerializer(contact, context=self.get_serializer_context()).data)
 
     @action(detail=True, methods=["post"], permission_classes=[StaffChangePermissions | IsOperator])
     def transfer(self, request, pk=None):
@@ -341,8 +290,10 @@ class DistributionViewSet(StrictQueryParameters, viewsets.GenericViewSet):
     weights) against the actual share of contacts since `since`, open load and capacity,
     and the waiting queue (count, oldest wait)."""
 
-    permission_classes = [StaffModelPermissions]
-    queryset = Contact.objects.none()  # for the model permission (crm.view_contact)
+    # crm.view_contact (the model permission of the queryset), and view_operator: the rows
+    # name operators with their loads.
+    permission_classes = [StaffModelPermissions, CanReadOperators]
+    queryset = Contact.objects.none()
     pagination_class = None
     filter_backends = []
     query_serializer_class = s.DistributionQuerySerializer

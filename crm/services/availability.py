@@ -4,7 +4,8 @@ Only online operators receive new contacts (see `availability_now` in
 crm.services.assignment: an operator with a login and no activity for OPERATOR_AWAY_AFTER
 counts as away, computed at decision time, so no job has to run). Becoming available —
 saying "online", or coming back from auto-away with a page view or an API call — drains the
-queues of his sources in the same transaction, oldest first, as a close does.
+queues of his sources, oldest first, as a close does (one bounded batch in the same
+transaction, the rest in the background).
 """
 
 from datetime import timedelta
@@ -20,7 +21,7 @@ from crm.services.assignment import availability_now
 from crm.services.contacts import operator_contacts_requeue
 from crm.services.events import Actor, event_record
 from crm.services.locking import RoutingContext, routing_locked
-from crm.services.queue import queue_drain
+from crm.services.queue import queue_drain_bounded
 
 Availability = Operator.Availability
 
@@ -86,7 +87,7 @@ def operator_availability_set(
         operator.save(update_fields=["availability", "availability_changed_at", "last_seen_at"])
         returned = operator_contacts_requeue(ctx, operator, actor=actor) if redistribute else 0
         if became_available or returned:
-            queue_drain(source_ids=ctx.served, ctx=ctx, actor=actor)
+            queue_drain_bounded(source_ids=ctx.served, ctx=ctx, actor=actor)
     return operator
 
 
@@ -127,6 +128,6 @@ def operator_activity_record(*, operator: Operator, now=None) -> bool:
         became_available = availability_apply(ctx, locked, Availability.ONLINE, actor=actor)
         locked.save(update_fields=["availability", "availability_changed_at", "last_seen_at"])
         if became_available:
-            queue_drain(source_ids=ctx.served, ctx=ctx, actor=actor)
+            queue_drain_bounded(source_ids=ctx.served, ctx=ctx, actor=actor)
     operator.last_seen_at = locked.last_seen_at
     return True

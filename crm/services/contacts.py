@@ -1,5 +1,6 @@
 """Closing and reassigning contacts. Both free an operator's capacity, so both hand the
-freed room to the waiting queue in the same transaction."""
+freed room to the waiting queue: one bounded batch in the same transaction, the rest in the
+background (crm.services.queue)."""
 
 import random
 from contextlib import nullcontext
@@ -12,7 +13,7 @@ from crm.models import AssignmentVia, Contact, DecisionStrategy, EventType, Oper
 from crm.services.assignment import Decision
 from crm.services.events import actor_of, assignment_event, event_build, event_record, events_record
 from crm.services.locking import RoutingContext, routing_locked
-from crm.services.queue import queue_drain
+from crm.services.queue import queue_drain_bounded
 
 
 def _get(contact_id: int) -> Contact:
@@ -49,7 +50,7 @@ def contact_close(*, contact_id: int, rng: random.Random | None = None, actor=No
             event_record(type=EventType.CONTACT_CLOSED, contact=contact, operator=operator_id, actor=actor, data={})
             if ctx is not None:
                 ctx.release(operator_id)
-                queue_drain(source_ids=ctx.served, ctx=ctx, rng=rng, actor=actor)
+                queue_drain_bounded(source_ids=ctx.served, ctx=ctx, rng=rng, actor=actor)
         contact.status, contact.closed_at = Contact.Status.CLOSED, closed_at
         return contact
 
@@ -110,7 +111,7 @@ def contact_reassign(
                 ctx.take(contact.source_id, decision.operator_id)
             if old is not None:
                 ctx.release(old)
-                queue_drain(source_ids=ctx.served, ctx=ctx, rng=rng, actor=actor)
+                queue_drain_bounded(source_ids=ctx.served, ctx=ctx, rng=rng, actor=actor)
         return Contact.objects.select_related("lead").get(pk=contact_id)
 
 
@@ -202,7 +203,7 @@ def contact_transfer(
             )
             ctx.take(contact.source_id, operator_id)
             ctx.release(old)
-            queue_drain(source_ids=ctx.served, ctx=ctx, rng=rng, actor=actor)
+            queue_drain_bounded(source_ids=ctx.served, ctx=ctx, rng=rng, actor=actor)
         return Contact.objects.select_related("lead").get(pk=contact_id)
 
 

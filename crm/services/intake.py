@@ -1,11 +1,12 @@
 """Registering a contact: the product's hot path."""
 
+import dataclasses
 import random
 
 from django.db import transaction
 
 from crm.errors import NotFoundError
-from crm.models import ActorKind, AssignmentVia, Contact, EventType, Source
+from crm.models import ActorKind, AssignmentVia, Contact, EventType, Source, UnassignedReason
 from crm.services.events import SYSTEM, Actor, assignment_event, event_build, events_record
 from crm.services.leads import LeadProfile, lead_normalise_external_id, lead_touch, message_clean, metadata_clean
 from crm.services.locking import routing_locked
@@ -35,11 +36,12 @@ def contact_register(
     created *before* any operator is locked: a transaction holding operator locks never
     waits on another's uncommitted lead, so lead races cannot deadlock with assignment.
 
-    A new contact never jumps the queue: it finds room only if no contact of its source is
-    waiting, because every path that frees room drains the queue in the same transaction.
-    Its events (`contact.registered`, then `contact.assigned` or `contact.waiting`) are
-    written in the same transaction, in one statement.
-    Raises NotFoundError(field="source_id") for an unknown source.
+    A new contact never jumps the queue: while an older contact of its source waits, it waits
+    too, behind them (reason "behind_queue"), even if there is room: that room is being
+    handed out oldest first by the drain that whoever freed it started (a bounded batch in
+    their request, the rest in the background). Its events (`contact.registered`, then
+    `contact.assigned` or `contact.waiting`) are written in the same transaction, in one
+    statement. Raises NotFoundError(field="source_id") for an unknown source.
     """
     # Reject bad input before opening a transaction.
     lead_normalise_external_id(external_id)
@@ -63,6 +65,12 @@ def contact_register(
                 # otherwise use the weights in force when the request's lock statement began.
                 ctx.refresh_links(source_id)
                 decision = ctx.decide(source_id, rng=rng, lead_id=lead_id)
+            # Read after the lock, in a statement of its own (PostgreSQL: a fresh snapshot): a
+            # drain batch that committed while we waited for the lock is seen, so we neither
+            # queue behind contacts it has just assigned nor miss ones it left waiting.
+            # Index crm_contact_waiting_idx; only asked when there is room to give.
+            if decision.operator_id is not None and Contact.objects.waiting().filter(source_id=source_id).exists():
+                decision = dataclasses.replace(decision, operator_id=None, reason=UnassignedReason.BEHIND_QUEUE)
             contact = Contact.objects.create(
                 lead=lead,
                 source_id=source_id,

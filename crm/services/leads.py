@@ -42,10 +42,11 @@ from crm.models import (
     MESSAGE_MAX_LENGTH,
     METADATA_MAX_BYTES,
     Contact,
+    EventType,
     IdempotencyKey,
     Lead,
-    RoutingChange,
 )
+from crm.services.events import event_record
 
 logger = logging.getLogger("crm.leads")
 
@@ -130,9 +131,11 @@ def search_words(text: str) -> list[str]:
 
 
 def lead_name_search(name: str) -> str:
-    """The searchable form of a name (Lead.name_search): its words, each preceded by a space
-    (" anna petrova"), so that "a word of the name starts with w" is `LIKE '% w%'`."""
-    return "".join(f" {word}" for word in search_words(name))
+    """The searchable form of a name (Lead.name_search): its words between single spaces,
+    with one before and one after (" anna petrova "), so that "the name begins with w" is
+    `LIKE ' w%'` and "w is a word of the name" is `LIKE '% w %'`; "" for no words."""
+    words = search_words(name)
+    return f" {' '.join(words)} " if words else ""
 
 
 def phone_search_digits(term: str) -> str | None:
@@ -339,7 +342,8 @@ def lead_erase(*, lead_id: int, actor=None) -> LeadErasure:
     derived from the old id is kept, so it cannot be guessed back). The old id then registers
     as a new lead. Contacts, their operators, sources, times and the statistics stay.
 
-    Who erased it and when is recorded in the audit history, without the erased values.
+    Who erased it and when is recorded in the event log (`lead.erased`), without the erased
+    values.
     Erasing an erased lead erases nothing new and records it again.
 
     Lock order: the lead row first (an intake of this lead holds it from its upsert to its
@@ -379,21 +383,16 @@ def lead_erase(*, lead_id: int, actor=None) -> LeadErasure:
         LogEntry.objects.filter(content_type=contact_type, object_id__in=[str(pk) for pk in contact_ids]).update(
             object_repr=Concat(Value("#"), F("object_id"))
         )
-        _record_erasure(actor=actor, lead_id=lead_id, token=token, contacts=len(contact_ids))
+        _record_erasure(actor=actor, lead_id=lead_id, contacts=len(contact_ids))
     return LeadErasure(lead_id=lead_id, contacts=len(contact_ids), idempotency_keys=keys)
 
 
-def _record_erasure(*, actor, lead_id: int, token: str, contacts: int) -> None:
-    """The audit record: who, when, which lead (by id and token) and how many contacts."""
-    is_user = actor is not None and getattr(actor, "is_authenticated", False)
-    change = RoutingChange.objects.create(
-        actor=actor if is_user else None,
-        actor_name=actor.get_username() if is_user else "",
-        action="erase",
-        object_type="lead",
-        object_id=lead_id,
-        object_repr=token,
-        changes={"personal_data": ["present", "erased"], "contacts": [contacts, contacts]},
+def _record_erasure(*, actor, lead_id: int, contacts: int) -> None:
+    """The audit record: a `lead.erased` event (who, when, which lead by id, how many
+    contacts; never a value that was erased), in the erasure's transaction. The event log
+    also tells the outgoing webhooks' receivers to erase their copies."""
+    event = event_record(type=EventType.LEAD_ERASED, actor=actor, data={"lead_id": lead_id, "contacts": contacts})
+    line = kv(
+        event="lead_erased", lead=lead_id, contacts=contacts, actor_kind=event.actor_kind, actor=event.actor_user_id
     )
-    line = kv(event="lead_erased", lead=lead_id, contacts=contacts, actor=change.actor_name or None)
     transaction.on_commit(lambda: logger.info(line))

@@ -1,13 +1,23 @@
 """The waiting queue: contacts without an operator, handed out oldest first as soon as
-someone can take them."""
+someone can take them.
+
+Work per request is bounded: a change that frees room assigns at most one batch
+(QUEUE_DRAIN_BATCH contacts, one UPDATE each) under the locks it holds anyway, and leaves
+the rest to the background worker (crm.tasks.queue_drain_source), which drains in batches
+of the same size, each its own transaction, oldest first, until the room or the queue is
+used up. The minute sweep (crm.tasks.queue_sweep) re-starts a drain wherever waiting
+contacts and room coexist, so a lost job delays the queue and never strands it.
+"""
 
 import random
 from collections.abc import Iterable
 from contextlib import nullcontext
 from datetime import datetime
+from functools import partial
 
+from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, F, Min
+from django.db.models import BigIntegerField, Case, Count, F, JSONField, Min, Value, When
 from django.utils import timezone
 
 from crm.models import AssignmentVia, Contact, OperatorSource
@@ -30,11 +40,12 @@ def queue_drain(
 
     Called inside the transaction that freed capacity, with its RoutingContext (whose locks
     cover these sources' operators; its owner writes the changes back), or on its own, when
-    it opens a transaction and takes the locks itself. Each contact is taken with a
-    conditional UPDATE (still open, still without operator), so a concurrent close or a
-    second drain never double-assigns. Each assignment is recorded as a `contact.assigned`
-    event (via queue), all in one INSERT at the end; `actor` is whoever freed the room (None:
-    the system).
+    it opens a transaction and takes the locks itself. The contacts of a pass are locked
+    (after the operators: the global order) and re-checked as still waiting, so a concurrent
+    close or a second drain never double-assigns; then one UPDATE assigns the whole pass, so
+    the locks are held for a few statements per batch, not one per contact. Each assignment
+    is recorded as a `contact.assigned` event (via queue), all in one INSERT at the end;
+    `actor` is whoever freed the room (None: the system).
     """
     source_ids = sorted(set(source_ids))
     if not source_ids:
@@ -44,8 +55,8 @@ def queue_drain(
         # Waiting contacts read after the locks: a contact that waits because these
         # operators were full was committed before we got them, so we see it here. A pass
         # takes at most the free room of each source; if some contact was closed or taken
-        # meanwhile (its conditional UPDATE matched nothing), the room it held is offered to
-        # the next ones in another pass.
+        # meanwhile (it is no longer waiting once locked), the room it held is offered to the
+        # next ones in another pass.
         assigned = 0
         events = []
         while True:
@@ -63,39 +74,89 @@ def queue_drain(
                     .order_by("id")
                     .values_list("id", "source_id", "lead_id")[:room]
                 )
+            if not pending:
+                break
             pending.sort()
-            missed = 0
+            # Lock the pass's contacts, in id order, keeping those still waiting (PostgreSQL
+            # re-checks the condition on the row it waited for; SQLite has one writer anyway).
+            still_waiting = set(
+                Contact.objects.waiting()
+                .filter(pk__in=[contact_id for contact_id, _, _ in pending])
+                .order_by("id")
+                .select_for_update()
+                .values_list("id", flat=True)
+            )
+            missed = len(pending) - len(still_waiting)
+            batch: list[tuple[int, int, dict]] = []
+            leads_in_batch: set[tuple[int, int]] = set()
             for contact_id, source_id, lead_id in pending:
+                if contact_id not in still_waiting:
+                    continue
+                if ctx.sources[source_id].affinity and (lead_id, source_id) in leads_in_batch:
+                    # Affinity reads the lead's last operator from the table: write first.
+                    _assign_batch(batch)
+                    batch, leads_in_batch = [], set()
                 decision = ctx.decide(source_id, rng=rng, lead_id=lead_id)
                 if decision.operator_id is None:
                     continue
-                taken = (
-                    Contact.objects.waiting()
-                    .filter(pk=contact_id)
-                    .update(
-                        operator_id=decision.operator_id,
-                        unassigned_reason="",
-                        assignment=decision.record(via=AssignmentVia.QUEUE),
+                batch.append((contact_id, decision.operator_id, decision.record(via=AssignmentVia.QUEUE)))
+                leads_in_batch.add((lead_id, source_id))
+                ctx.take(source_id, decision.operator_id)
+                assigned += 1
+                events.append(
+                    assignment_event(
+                        contact_id=contact_id,
+                        source_id=source_id,
+                        decision=decision,
+                        via=AssignmentVia.QUEUE,
+                        actor=actor,
                     )
                 )
-                if taken:
-                    ctx.take(source_id, decision.operator_id)
-                    assigned += 1
-                    events.append(
-                        assignment_event(
-                            contact_id=contact_id,
-                            source_id=source_id,
-                            decision=decision,
-                            via=AssignmentVia.QUEUE,
-                            actor=actor,
-                        )
-                    )
-                else:
-                    missed += 1
+            _assign_batch(batch)
             if not missed or (limit is not None and assigned >= limit):
                 break
         events_record(events)
     return assigned
+
+
+def _assign_batch(batch: list[tuple[int, int, dict]]) -> None:
+    """One UPDATE for (contact id, operator id, decision record) rows, all locked by us."""
+    if not batch:
+        return
+    Contact.objects.filter(pk__in=[contact_id for contact_id, _, _ in batch]).update(
+        operator_id=Case(
+            *(When(pk=contact_id, then=Value(operator_id)) for contact_id, operator_id, _ in batch),
+            output_field=BigIntegerField(),
+        ),
+        unassigned_reason="",
+        assignment=Case(
+            *(When(pk=contact_id, then=Value(record, output_field=JSONField())) for contact_id, _, record in batch),
+            output_field=JSONField(),
+        ),
+    )
+
+
+def queue_drain_bounded(
+    *, source_ids: Iterable[int], ctx: RoutingContext, rng: random.Random | None = None, actor=None
+) -> int:
+    """For a request that freed room: assign at most one batch now, under its locks (`ctx`),
+    and if the batch was full, leave the rest to the background worker once the request's
+    transaction commits. Returns how many were assigned now."""
+    source_ids = sorted(set(source_ids))
+    batch = settings.QUEUE_DRAIN_BATCH
+    assigned = queue_drain(source_ids=source_ids, ctx=ctx, rng=rng, limit=batch, actor=actor)
+    if assigned >= batch:
+        queue_drain_later(source_ids=source_ids)
+    return assigned
+
+
+def queue_drain_later(*, source_ids: Iterable[int]) -> None:
+    """Have the background worker drain these sources, once the current transaction commits
+    (a rolled-back change freed no room; the worker must see the committed change)."""
+    from crm.tasks import queue_drain_source  # the task module imports this one
+
+    for source_id in sorted(set(source_ids)):
+        transaction.on_commit(partial(queue_drain_source, source_id))
 
 
 def waiting_source_ids() -> list[int]:
@@ -104,26 +165,33 @@ def waiting_source_ids() -> list[int]:
 
 
 def queue_drain_all(*, rng: random.Random | None = None) -> list[tuple[int, int, int]]:
-    """Drain every source's queue, one short transaction per source (so live traffic is
-    held up by one source's locks at a time). Returns (source_id, assigned, still_waiting)."""
+    """Drain every source's queue here and now, in batches of QUEUE_DRAIN_BATCH, each a short
+    transaction (so live traffic is held up by one batch's locks at a time).
+    Returns (source_id, assigned, still_waiting)."""
+    batch = settings.QUEUE_DRAIN_BATCH
     report = []
     for source_id in waiting_source_ids():
-        assigned = queue_drain(source_ids=[source_id], rng=rng)
+        assigned = 0
+        while True:
+            taken = queue_drain(source_ids=[source_id], rng=rng, limit=batch)
+            assigned += taken
+            if taken < batch:
+                break
         still = Contact.objects.waiting().filter(source_id=source_id).count()
         report.append((source_id, assigned, still))
     return report
 
 
-def sources_to_drain() -> list[int]:
+def sources_to_drain(*, now: datetime | None = None) -> list[int]:
     """Sources with waiting contacts and an operator who could take one now (linked with a
     weight, active, online as routing sees it — auto-away included — and under capacity):
-    where a drain has work. The sweep's question, asked with routing's own eligibility."""
+    where a drain has work. The sweep's question; the same rule as Candidate.exclusion."""
     waiting = waiting_source_ids()
     if not waiting:
         return []
     return list(
         OperatorSource.objects.filter(
-            available_now_q(now=timezone.now(), prefix="operator__"),
+            available_now_q(now=now or timezone.now(), prefix="operator__"),
             source_id__in=waiting,
             weight__gt=0,
             operator__is_active=True,

@@ -1,8 +1,9 @@
 """Staff configuration: operators, sources and the weights between them.
 
 Every change that can create room (an operator activated, a capacity raised, a weight
-added or raised from 0) drains the waiting queue of the sources concerned in the same
-transaction, under the same operator locks the intake takes.
+added or raised from 0) drains the waiting queue of the sources concerned: one bounded
+batch in the same transaction, under the same operator locks the intake takes, and the
+rest in the background (crm.services.queue).
 """
 
 from django.db import IntegrityError, transaction
@@ -13,7 +14,7 @@ from crm.models import Contact, Operator, OperatorSource, Source
 from crm.services.availability import availability_apply
 from crm.services.contacts import operator_contacts_requeue
 from crm.services.locking import routing_locked, smooth_round_restart
-from crm.services.queue import queue_drain
+from crm.services.queue import queue_drain_bounded
 from crm.services.routing_history import routing_change_record, routing_snapshot
 
 
@@ -83,7 +84,8 @@ def operator_update(
     """Change an operator.
 
     - `max_load` may not drop below his open contacts (that would put him over capacity).
-    - Activating him or raising `max_load` gives the new room to the waiting queue at once.
+    - Activating him or raising `max_load` gives the new room to the waiting queue (one
+      bounded batch at once, the rest in the background).
     - `availability` as the operator would set it himself (see crm.services.availability);
       becoming available drains the queue too.
     - `redistribute=True` with `is_active=False` (or `availability="offline"`) returns his open
@@ -145,7 +147,7 @@ def operator_update(
         returned = operator_contacts_requeue(ctx, operator, actor=actor) if redistribute else 0
         room_after = operator.max_load if operator.is_active else 0
         if room_after > room_before or returned or became_available:
-            queue_drain(source_ids=ctx.served, ctx=ctx, actor=actor)
+            queue_drain_bounded(source_ids=ctx.served, ctx=ctx, actor=actor)
     return operator
 
 
@@ -200,8 +202,9 @@ def link_create(*, operator_id: int, source_id: int, weight: int, actor=None) ->
             routing_change_record(actor=actor, action="create", obj=link)
             smooth_round_restart(source_ids=[source_id])
             if weight > 0:
-                # A fresh context: it must see the new link.
-                queue_drain(source_ids=[source_id], ctx=None, actor=actor)
+                # A fresh context (its locks are already ours): it must see the new link.
+                with routing_locked(source_ids=[source_id]) as fresh:
+                    queue_drain_bounded(source_ids=[source_id], ctx=fresh, actor=actor)
             return link
     except IntegrityError as exc:
         existing = OperatorSource.objects.filter(operator_id=operator_id, source_id=source_id).first()
@@ -234,7 +237,7 @@ def link_update(*, link_id: int, weight: int, actor=None) -> OperatorSource:
             routing_change_record(actor=actor, action="update", obj=link, before=before)
             smooth_round_restart(source_ids=[link.source_id], ctx=ctx)
             if weight > 0:
-                queue_drain(source_ids=[link.source_id], ctx=ctx, actor=actor)
+                queue_drain_bounded(source_ids=[link.source_id], ctx=ctx, actor=actor)
     return link
 
 

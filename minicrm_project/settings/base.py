@@ -277,7 +277,18 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "minicrm API",
     "DESCRIPTION": (
         "Routes incoming contacts from bots and channels (sources) to operators by per-source "
-        "weights and per-operator capacity. Authenticate with `Authorization: Token <key>`."
+        "weights and per-operator capacity.\n\n"
+        "**Authentication.** `Authorization: Token <key>`, a key from `manage.py create_bot` (bots: "
+        "register contacts, read back their own) or `manage.py create_api_token` (staff: what their "
+        "model permissions allow). In this page, staff signed in to the admin are authenticated by "
+        "their session.\n\n"
+        "**Input is strict.** Request bodies take exactly the fields documented, with JSON types as "
+        "documented; a query parameter may be given once, not empty, and only where documented. "
+        "Anything else is a 400 whose body names each field or parameter at fault; nothing is "
+        "written.\n\n"
+        "**Answers.** Lists are cursor-paginated (follow `next`). A write answers with the object, or "
+        'with `{"id": N}` only when the caller may change but not read it. Errors share one shape '
+        "(see `Error`). Registering a contact accepts an `Idempotency-Key` for safe retries."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,

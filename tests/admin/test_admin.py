@@ -2,14 +2,18 @@
 is a form error that leaves the database as it was, and the lists show what staff need."""
 
 import pytest
+from django.contrib import admin as django_admin
 from django.contrib.admin.models import LogEntry
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
+from crm.admin.operators import OperatorAdmin
+from crm.admin.sources import SourceAdmin
 from crm.errors import DomainError
 from crm.models import Contact, Operator, OperatorSource, Source
 from crm.services import routing_config
 from crm.services.intake import contact_register
+from crm.services.locking import routing_locked
 from tests.factories import (
     ContactFactory,
     LeadFactory,
@@ -546,3 +550,21 @@ def test_nul_in_admin_search_and_autocomplete_is_not_a_500(client, django_user_m
     assert r.status_code == 200
     r = client.get("/admin/crm/operator/", {"q": "iv\x00an"})
     assert r.status_code == 200
+
+
+def test_an_operator_save_locks_his_sources_operators_and_the_new_links_not_everyone(rf):
+    ivan, colleague, newcomer, stranger = (OperatorFactory() for _ in range(4))
+    served = SourceFactory()
+    OperatorSourceFactory(operator=ivan, source=served)
+    OperatorSourceFactory(operator=colleague, source=served)
+    joined = SourceFactory()  # Ivan is being linked to it on this save
+    OperatorSourceFactory(operator=newcomer, source=joined)
+    OperatorSourceFactory(operator=stranger)  # an unrelated source
+    request = rf.post("/", links_formset([{"source": joined.pk, "weight": 1}]))
+    scope = OperatorAdmin(Operator, django_admin.site).routing_lock_scope(request, str(ivan.pk))
+    with transaction.atomic(), routing_locked(**scope) as ctx:
+        assert set(ctx.operators) == {ivan.pk, colleague.pk, newcomer.pk}
+    request = rf.post("/", links_formset([{"operator": stranger.pk, "weight": 1}]))
+    scope = SourceAdmin(Source, django_admin.site).routing_lock_scope(request, str(served.pk))
+    with transaction.atomic(), routing_locked(**scope) as ctx:
+        assert set(ctx.operators) == {ivan.pk, colleague.pk, stranger.pk}

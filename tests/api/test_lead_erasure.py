@@ -7,7 +7,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 
 from crm.errors import NotFoundError
-from crm.models import Contact, IdempotencyKey, Lead, Operator, RoutingChange
+from crm.models import ActorKind, Contact, Event, EventType, IdempotencyKey, Lead, Operator
 from crm.selectors import distribution_stats
 from crm.services.contacts import contact_close
 from crm.services.leads import ERASED_EXTERNAL_ID_PREFIX, lead_erase, lead_find
@@ -132,17 +132,18 @@ def test_erasure_blanks_profile_and_messages_and_keeps_contacts_and_statistics(r
 
 def test_erasure_is_recorded_with_who_and_when_but_not_the_values(registered):
     staff = UserFactory(is_staff=True, username="dpo")
+    before = Event.objects.count()
     lead_erase(lead_id=registered["lead"].pk, actor=staff)
-    record = RoutingChange.objects.get(action="erase")
-    assert (record.actor, record.actor_name, record.object_type, record.object_id) == (
+    record = Event.objects.get(type=EventType.LEAD_ERASED)
+    assert Event.objects.count() == before + 1
+    assert (record.actor_kind, record.actor_user, record.contact_id, record.operator_id) == (
+        ActorKind.STAFF,
         staff,
-        "dpo",
-        "lead",
-        registered["lead"].pk,
+        None,
+        None,
     )
-    assert record.created_at is not None
-    assert record.object_repr.startswith(ERASED_EXTERNAL_ID_PREFIX)
-    assert record.changes == {"personal_data": ["present", "erased"], "contacts": [2, 2]}
+    assert record.occurred_at is not None
+    assert record.data == {"lead_id": registered["lead"].pk, "contacts": 2}
 
 
 def test_the_old_external_id_registers_as_a_new_lead(registered, bot_client):
@@ -180,7 +181,7 @@ def test_erasing_an_unknown_lead_writes_nothing():
         lead_erase(lead_id=999)
     with pytest.raises(NotFoundError):
         lead_find(external_id="nobody")
-    assert RoutingChange.objects.count() == 0
+    assert not Event.objects.filter(type=EventType.LEAD_ERASED).exists()
 
 
 def test_erasure_of_a_lead_without_contacts_or_keys(db):

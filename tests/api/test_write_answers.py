@@ -1,5 +1,6 @@
 """A write answers with the object only to a caller who may read it: staff who may change
-contacts (or operators) but not view them get `{"id": N}`; the change itself is made."""
+contacts (or operators) but not view them get `{"id": N}`; the change itself is made. The
+decision record (operators, weights, loads) needs `view_operator` as well."""
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -46,9 +47,18 @@ def test_reassign_without_view_answers_only_the_id(assigned_contact):
 
 
 def test_close_with_view_answers_the_detail(assigned_contact):
-    client = _staff_with("change_contact", "view_contact")
+    client = _staff_with("change_contact", "view_contact", "view_operator")
     r = client.post(f"/api/v1/contacts/{assigned_contact.pk}/close/", format="json")
     assert r.status_code == 200 and r.json()["status"] == "closed" and r.json()["assignment"] is not None
+
+
+@pytest.mark.parametrize("action", ["close", "reassign"])
+def test_decision_record_needs_view_operator_too(assigned_contact, action):
+    client = _staff_with("change_contact", "view_contact")
+    r = client.post(f"/api/v1/contacts/{assigned_contact.pk}/{action}/", {}, format="json")
+    assert r.status_code == 200 and r.json()["id"] == assigned_contact.pk and r.json()["assignment"] is None
+    detail = client.get(f"/api/v1/contacts/{assigned_contact.pk}/")
+    assert detail.status_code == 200 and detail.json()["assignment"] is None
 
 
 def test_staff_intake_without_view_answers_only_the_id():
@@ -73,3 +83,9 @@ def test_operator_change_without_view_answers_only_the_id():
 def test_operator_create_without_view_answers_only_the_id():
     r = _staff_with("add_operator").post("/api/v1/operators/", {"name": "ann"}, format="json")
     assert r.status_code == 201 and r.json() == {"id": Operator.objects.get(name="ann").pk}
+
+
+def test_statistics_need_view_operator_too():
+    OperatorSourceFactory()
+    assert _staff_with("view_contact").get("/api/v1/stats/distribution/").status_code == 403
+    assert _staff_with("view_contact", "view_operator").get("/api/v1/stats/distribution/").status_code == 200

@@ -3,7 +3,7 @@
 import pytest
 from django.core.management import CommandError, call_command
 
-from crm.models import Contact, Lead
+from crm.models import ActorKind, Contact, Event, EventType, Lead
 from crm.services.intake import contact_register
 from tests.factories import OperatorSourceFactory
 
@@ -22,6 +22,8 @@ def test_forget_lead_erases_by_external_id_and_prints_no_personal_data(capsys, r
     lead.refresh_from_db()
     assert lead.name == "" and lead.erased_at is not None and lead.external_id.startswith("erased-")
     assert set(Contact.objects.values_list("message", flat=True)) == {""}
+    erased = Event.objects.get(type=EventType.LEAD_ERASED)
+    assert (erased.actor_kind, erased.actor_user) == (ActorKind.SYSTEM, None)
 
 
 def test_forget_lead_of_an_unknown_id_fails_and_writes_nothing():

@@ -127,12 +127,12 @@ def test_close_unknown_contact_is_not_found():
 
 
 def test_intake_query_count_is_pinned(rng):
-    """The hot path for a returning lead: find the lead, lock the candidates, insert the
-    contact, write its two events (one INSERT), bump the load. Five statements whatever the
-    table sizes."""
+    """The hot path for a returning lead: find the lead, lock the candidates, check that no
+    older contact waits for the room, insert the contact, write its two events (one INSERT),
+    bump the load. Six statements whatever the table sizes."""
     link = OperatorSourceFactory()
     contact_register(external_id="returning", source_id=link.source_id, rng=rng)
     with CaptureQueriesContext(connection) as ctx:
         contact_register(external_id="returning", source_id=link.source_id, rng=rng)
     sql = [q["sql"] for q in ctx.captured_queries if not q["sql"].upper().startswith(("SAVEPOINT", "RELEASE", "BEGIN"))]
-    assert len(sql) == 5, sql
+    assert len(sql) == 6, sql

@@ -4,10 +4,10 @@ when the block ends cleanly, and writes nothing when it ends with an exception."
 import pytest
 from django.db import transaction
 
-from crm.models import Contact, Operator, OperatorSource
+from crm.models import Operator, OperatorSource
 from crm.services.assignment import Candidate
 from crm.services.locking import LockOutsideTransactionError, routing_locked
-from tests.factories import ContactFactory, OperatorSourceFactory
+from tests.factories import OperatorSourceFactory
 
 
 @pytest.mark.django_db(transaction=True)
@@ -61,13 +61,3 @@ def test_candidate_from_link_uses_the_stored_load_unless_told():
     link = OperatorSource.objects.select_related("operator").get(pk=link.pk)
     assert Candidate.from_link(link) == Candidate(link.operator_id, link.operator.name, 7, True, 2, 3, 0)
     assert Candidate.from_link(link, load=3).exclusion == "full"
-
-
-@pytest.mark.django_db
-def test_waiting_means_open_without_operator():
-    link = OperatorSourceFactory()
-    waiting = ContactFactory(source=link.source)
-    ContactFactory(source=link.source, operator=link.operator, unassigned_reason="")
-    closed = ContactFactory(source=link.source)
-    Contact.objects.filter(pk=closed.pk).update(status="closed", closed_at=closed.created_at)
-    assert list(Contact.objects.waiting()) == [waiting]

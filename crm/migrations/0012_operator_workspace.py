@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('crm', '0009_operator_logins_and_availability'),
+        ('crm', '0011_lead_search_btrees'),
     ]
 
     operations = [

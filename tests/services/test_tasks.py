@@ -1,6 +1,6 @@
 """Background work on huey: the drain task's bounded batches, the sweep, the heartbeat and
 /healthz/worker. Tasks run in-process at enqueue time (huey's immediate mode, settings.test);
-the real worker process is tested in tests/test_tasks_worker.py."""
+the real worker process is tested in tests/live/test_worker_crash.py."""
 
 from datetime import timedelta
 
@@ -11,7 +11,8 @@ from django.utils import timezone
 
 from crm import tasks
 from crm.models import Contact, Operator
-from tests.factories import ContactFactory, OperatorFactory, OperatorSourceFactory
+from crm.services.queue import queue_drain_later, sources_to_drain
+from tests.factories import ContactFactory, OperatorFactory, OperatorSourceFactory, UserFactory
 from tests.invariants import assert_routing_invariants
 
 pytestmark = pytest.mark.django_db
@@ -69,23 +70,23 @@ def test_drain_task_with_nothing_to_do_writes_nothing(batches):
     assert Contact.objects.filter(operator__isnull=False).count() == 0
 
 
-def test_drain_enqueue_runs_after_the_commit(backlog, django_capture_on_commit_callbacks):
+def test_drain_later_runs_after_the_commit(backlog, django_capture_on_commit_callbacks):
     _, source, ids = backlog
     with django_capture_on_commit_callbacks(execute=True) as callbacks, transaction.atomic():
-        tasks.drain_enqueue(source_ids=[source.pk, source.pk])
+        queue_drain_later(source_ids=[source.pk, source.pk])
         assert waiting_ids(source.pk) == ids  # nothing ran inside the transaction
     assert len(callbacks) == 1
     assert waiting_ids(source.pk) == ids[5:]
 
 
-def test_drain_enqueue_in_a_rolled_back_transaction_enqueues_nothing(backlog, django_capture_on_commit_callbacks):
+def test_drain_later_in_a_rolled_back_transaction_enqueues_nothing(backlog, django_capture_on_commit_callbacks):
     _, source, ids = backlog
     with (
         django_capture_on_commit_callbacks(execute=True) as callbacks,
         pytest.raises(RuntimeError),
         transaction.atomic(),
     ):
-        tasks.drain_enqueue(source_ids=[source.pk])
+        queue_drain_later(source_ids=[source.pk])
         raise RuntimeError("the change failed")
     assert callbacks == []
     assert waiting_ids(source.pk) == ids
@@ -104,6 +105,19 @@ def test_sweep_drains_only_sources_with_both_room_and_waiting_contacts(backlog):
     # In immediate mode the enqueued drain ran at once.
     assert waiting_ids(with_room.pk) == ids[5:]
     assert len(waiting_ids(full.source_id)) == 1
+
+
+def test_sweep_skips_sources_whose_operators_with_room_are_not_online(settings):
+    offline = OperatorSourceFactory(operator=OperatorFactory(availability=Operator.Availability.OFFLINE))
+    ContactFactory(source=offline.source)
+    # A login idle for longer than OPERATOR_AWAY_AFTER counts as away, whatever he said.
+    idle = OperatorFactory(user=UserFactory(), last_seen_at=timezone.now() - settings.OPERATOR_AWAY_AFTER * 2)
+    idle_link = OperatorSourceFactory(operator=idle)
+    ContactFactory(source=idle_link.source)
+    active = OperatorFactory(user=UserFactory(), last_seen_at=timezone.now())
+    active_link = OperatorSourceFactory(operator=active)
+    ContactFactory(source=active_link.source)
+    assert sources_to_drain() == [active_link.source_id]
 
 
 def test_worker_health_without_any_heartbeat_is_down(client):
