@@ -232,7 +232,11 @@ leads = extend_schema_view(
         "like the intake's." + _PAGE + " " + _STAFF,
     ),
     retrieve=extend_schema(
-        summary="Get a lead", description="One lead with their most recent contacts (at most 100). " + _STAFF
+        summary="Get a lead",
+        description="One lead with their most recent contacts (at most 100). "
+        + _STAFF
+        + " An operator may read the lead of one of his own contacts, with his own contacts of that lead "
+        "only (any other lead is a 404).",
     ),
 )
 

@@ -25,7 +25,7 @@ from crm.api.permissions import (
 )
 from crm.api.schema import SingleObjectSchema
 from crm.models import ID_PATH_REGEX, Contact, Lead, Operator, OperatorSource, Source
-from crm.selectors import contact_events, distribution_stats, lead_get_with_recent_contacts
+from crm.selectors import contact_events, distribution_stats, lead_get_with_recent_contacts, lead_profile_visible
 from crm.services import routing_config
 from crm.services.availability import operator_activity_record, operator_availability_set
 from crm.services.contacts import contact_close, contact_reassign, contact_transfer
@@ -251,12 +251,19 @@ class ContactViewSet(OperatorActivityMixin, mixins.CreateModelMixin, _ListRetrie
 
 
 @docs.leads
-class LeadViewSet(_ListRetrieve):
-    """Leads: end clients, one per normalised external id. The detail shows their contacts."""
+class LeadViewSet(OperatorActivityMixin, _ListRetrieve):
+    """Leads: end clients, one per normalised external id. The detail shows their contacts.
+    An operator may read the lead of one of his own contacts (with his contacts only)."""
 
     queryset = Lead.objects.all()
     serializer_class = s.LeadSerializer
     filterset_class = LeadFilter
+    operator_activity_actions = ("retrieve",)
+
+    def get_permissions(self):
+        if self.action == "retrieve":
+            return [(StaffModelPermissions | IsOperator)()]
+        return super().get_permissions()
 
     def get_serializer_class(self):
         if self.action == "retrieve":
@@ -267,6 +274,13 @@ class LeadViewSet(_ListRetrieve):
         lead = lead_get_with_recent_contacts(lead_id=int(self.kwargs["pk"]))
         if lead is None:
             raise Http404
+        operator = request_operator(self.request)
+        if operator is not None:
+            # The profile rule (crm.selectors.lead_profile_visible): his contact's lead only, and
+            # only his contacts of it; any other lead is a 404, its existence hidden.
+            if not lead_profile_visible(user=self.request.user, lead=lead):
+                raise Http404
+            lead.recent_contacts = [c for c in lead.recent_contacts if c.operator_id == operator.pk]
         return lead
 
 

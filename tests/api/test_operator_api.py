@@ -299,3 +299,22 @@ def test_staff_see_and_set_availability(staff_client, team, rng):
     assert Operator.objects.get(pk=bob.pk).availability == "away"
     r = staff_client.patch(f"/api/v1/operators/{bob.pk}/", {"availability": "lunch"}, format="json")
     assert r.status_code == 400
+
+
+def test_an_operator_reads_his_contacts_lead_with_his_contacts_only(team, rng):
+    ann, bob, source = team["ann"], team["bob"], team["source"]
+    mine = contact_register(external_id="shared", source_id=source.pk, rng=rng, name="Anna Petrova")
+    if mine.operator_id != ann.pk:
+        from crm.services.contacts import contact_reassign
+
+        contact_reassign(contact_id=mine.pk, operator_id=ann.pk)
+    theirs = contact_of(bob, source, rng, "shared")
+    other = contact_of(bob, source, rng, "someone-else")
+    client = operator_client(ann)
+    r = client.get(f"/api/v1/leads/{mine.lead_id}/")
+    assert r.status_code == 200, r.content
+    assert r.json()["name"] == "Anna Petrova"
+    assert [c["id"] for c in r.json()["contacts"]] == [mine.pk]
+    assert theirs.lead_id == mine.lead_id
+    assert client.get(f"/api/v1/leads/{other.lead_id}/").status_code == 404
+    assert client.get("/api/v1/leads/").status_code == 403
