@@ -59,6 +59,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: request latency for Prometheus covers everything Django does.
+    "crm.metrics_middleware.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -309,3 +311,7 @@ LOGGING = {
     # SQL with its parameters (names, phones, messages) is never logged, even at DEBUG.
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+
+# GET /metrics (Prometheus): staff keys may scrape; so may these client addresses, without a
+# key (e.g. the Prometheus server's). Comma-separated; empty: keys only.
+METRICS_ALLOWED_ADDRESSES = env_list("METRICS_ALLOWED_ADDRESSES", [])
