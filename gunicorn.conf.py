@@ -6,9 +6,11 @@ its event loop and gives it to a thread only when complete, so slow clients neve
 thread (minicrm_project/gunicorn_worker.py; the README has the measurements that chose it)."""
 
 import contextlib
+import glob
 import multiprocessing
 import os
 import socket
+import tempfile
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
@@ -59,3 +61,23 @@ def worker_abort(worker):
             with contextlib.suppress(OSError):  # the client may be gone
                 req.unreader.sock.sendall(TIMEOUT_503)
                 req.unreader.sock.shutdown(socket.SHUT_RDWR)
+
+
+# --- Prometheus metrics from every worker -------------------------------------------------------
+# Each worker is a process with its own counters; prometheus_client's multiprocess mode has them
+# write to files in one folder, and /metrics adds them up. The folder is set here, in the master,
+# before any worker starts (and imports prometheus_client); its old files are removed, since a
+# counter must start from zero with the server.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="minicrm-metrics-")
+
+
+def on_starting(server):
+    for path in glob.glob(os.path.join(os.environ["PROMETHEUS_MULTIPROC_DIR"], "*.db")):
+        os.remove(path)
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

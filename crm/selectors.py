@@ -506,3 +506,18 @@ def operators_availability(*, now=None) -> dict:
         "online": sum(1 for r in rows if r["availability"] == OperatorAvailability.ONLINE),
         "waiting_nobody_online": waiting_nobody_online,
     }
+
+
+def metrics_waiting_by_source() -> list[tuple[str, int]]:
+    """(source name, contacts waiting) for every source, 0 included (a series that vanishes at
+    0 would leave dashboards showing its last value)."""
+    # Index crm_contact_waiting_idx holds exactly the waiting rows.
+    counts = dict(
+        Contact.objects.waiting().order_by().values("source_id").annotate(n=Count("id")).values_list("source_id", "n")
+    )
+    return [(source.name, counts.get(source.pk, 0)) for source in Source.objects.only("id", "name").order_by("id")]
+
+
+def metrics_operator_loads() -> list[tuple[str, int, int]]:
+    """(operator name, open contacts, max_load) for every operator."""
+    return list(Operator.objects.order_by("id").values_list("name", "open_load", "max_load"))

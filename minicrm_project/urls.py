@@ -3,6 +3,7 @@ from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from crm.api.metrics import MetricsView
 from crm.views import healthz, healthz_webhooks, healthz_worker
 
 handler400 = "crm.views.api_bad_request"
@@ -15,6 +16,7 @@ urlpatterns = [
     re_path(r"^healthz/?$", healthz, name="healthz"),
     re_path(r"^healthz/worker/?$", healthz_worker, name="healthz_worker"),
     re_path(r"^healthz/webhooks/?$", healthz_webhooks, name="healthz_webhooks"),
+    re_path(r"^metrics/?$", MetricsView.as_view(), name="metrics"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("crm.api.urls")),
     re_path(r"^api/schema/?$", SpectacularAPIView.as_view(), name="schema"),

@@ -32,6 +32,7 @@ from django.db import connection
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 
+from crm import metrics
 from crm.models import ThrottleBucket
 
 REDIS_CACHE_BACKEND = "django.core.cache.backends.redis.RedisCache"
@@ -131,6 +132,8 @@ class ScopedThrottle(BaseThrottle):
         )
         decision = rate_limit_hit(key=f"{scope}:{ident}", limit=limit, period=period, now=self.timer())
         self.retry_after = decision.retry_after
+        if not decision.allowed:
+            metrics.throttled(scope)
         return decision.allowed
 
     def wait(self):

@@ -8,6 +8,7 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from crm import metrics
 from crm.api import docs, idempotency
 from crm.api import serializers as s
 from crm.api.filters import ContactFilter, LeadFilter, OperatorSourceFilter
@@ -198,6 +199,8 @@ class ContactViewSet(OperatorActivityMixin, mixins.CreateModelMixin, _ListRetrie
             request, key=key, operation="contact_register", action=register
         )
         intake_log(user=request.user, body=response.data, key=key, replayed=replayed, started=started)
+        if response.status_code == 201:
+            metrics.intake_observed(assigned=response.data.get("operator_id") is not None, replayed=replayed)
         return response
 
     @action(detail=True, methods=["post"], permission_classes=[StaffChangePermissions | IsOperator])

@@ -31,6 +31,7 @@ from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from crm.metrics import Stopwatch, lock_hold_observed
 from crm.models import Contact, Operator, OperatorSource, Source
 from crm.services.assignment import Candidate, Decision, choose_operator
 
@@ -249,6 +250,7 @@ def routing_locked(
     if not connections[DEFAULT_DB_ALIAS].in_atomic_block:
         raise LockOutsideTransactionError("routing_locked() must run inside transaction.atomic().")
     serving = list(serving)
+    watch = Stopwatch()
     if intake_source_id is not None:
         ctx = RoutingContext.lock_for_source(intake_source_id)
         if ctx is None:
@@ -259,3 +261,7 @@ def routing_locked(
         ctx = RoutingContext.lock(source_ids=source_ids, operator_ids=operator_ids)
     yield ctx
     ctx._flush()
+    # The hold time ends when the locks go, at the commit of the outermost transaction (never
+    # observed for one that rolls back).
+    kind = "intake" if intake_source_id is not None else "other"
+    transaction.on_commit(lambda: lock_hold_observed(kind=kind, seconds=watch.seconds))

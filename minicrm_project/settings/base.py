@@ -59,6 +59,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: request latency for Prometheus covers everything Django does.
+    "crm.metrics_middleware.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -383,3 +385,6 @@ WEBHOOK_SECRET_GRACE = timedelta(hours=int(os.environ.get("WEBHOOK_SECRET_GRACE_
 WEBHOOK_PUMP_SECONDS = float(os.environ.get("WEBHOOK_PUMP_SECONDS", "55"))
 # /healthz/webhooks answers 503 when an event has waited longer than this to be fanned out.
 WEBHOOK_DISPATCH_ALERT = timedelta(seconds=int(os.environ.get("WEBHOOK_DISPATCH_ALERT_SECONDS", "300")))
+# GET /metrics (Prometheus): staff keys may scrape; so may these client addresses, without a
+# key (e.g. the Prometheus server's). Comma-separated; empty: keys only.
+METRICS_ALLOWED_ADDRESSES = env_list("METRICS_ALLOWED_ADDRESSES", [])
