@@ -33,6 +33,9 @@ def task_worker(tmp_path: Path, **extra_env: str):
         "REDIS_URL": "",
         "TASKS_SQLITE_PATH": str(tmp_path / "tasks.sqlite3"),
         "QUEUE_DRAIN_BATCH": "10",
+        # One worker thread here: the webhook pump, started with every worker, would hold it
+        # for its whole run (55 s by default) before the drain got a turn.
+        "WEBHOOK_PUMP_SECONDS": "0.2",
         **extra_env,
     }
     with open(tmp_path / "worker.log", "a") as log:
