@@ -13,7 +13,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from crm.admin.display import CSS, render_decision, short_datetime
+from crm.admin.display import CSS, event_details, render_decision, short_datetime
 from crm.admin.leads import normalised_external_id
 from crm.errors import DomainError
 from crm.models import CONTACT_WAITING, Contact, Operator
@@ -169,7 +169,8 @@ class ContactAdmin(admin.ModelAdmin):
     @admin.display(description=_("timeline"))
     def timeline(self, obj):
         events = contact_events(contact_id=obj.pk).select_related("operator")
-        return render_to_string("admin/crm/contact/timeline.html", {"events": events})
+        rows = [(event, event_details(event.data)) for event in events]
+        return render_to_string("admin/crm/contact/timeline.html", {"rows": rows})
 
     def get_urls(self):
         info = self.opts.app_label, self.opts.model_name

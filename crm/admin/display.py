@@ -11,7 +11,16 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from crm.models import AffinityOutcome, AssignmentVia, Contact, DecisionStrategy, Exclusion, UnassignedReason
+from crm.models import (
+    AffinityOutcome,
+    AssignmentVia,
+    Contact,
+    DecisionStrategy,
+    EventVia,
+    Exclusion,
+    OperatorAvailability,
+    UnassignedReason,
+)
 
 CSS = {"all": ["crm/admin.css"]}
 
@@ -125,3 +134,45 @@ def _plain(value) -> str:
     if isinstance(value, bool):
         return gettext("yes") if value else gettext("no")
     return str(value)
+
+
+# The words of an event's `data` (crm.services.events), as a timeline shows them.
+EVENT_DETAIL_LABELS = {
+    "via": _("how"),
+    "reason": _("why"),
+    "strategy": _("strategy"),
+    "lead_id": _("lead"),
+    "new_lead": _("new lead"),
+    "from_operator_id": _("from operator"),
+    "to_operator_id": _("to operator"),
+    "availability": _("availability"),
+    "previous": _("before"),
+    "contacts": _("contacts"),
+}
+EVENT_DETAIL_VALUES = {
+    "via": EventVia,
+    "reason": UnassignedReason,
+    "strategy": DecisionStrategy,
+    "availability": OperatorAvailability,
+    "previous": OperatorAvailability,
+}
+
+
+def event_details(data: dict) -> list[tuple[str, str]]:
+    """(label, value) pairs of an event's details, in the reader's language: known words by
+    their labels, ids with a "#", yes/no for flags; empty values left out."""
+    details = []
+    for key, value in data.items():
+        if value in ("", None):
+            continue
+        choices = EVENT_DETAIL_VALUES.get(key)
+        if choices is not None and value in choices.values:
+            shown = str(choices(value).label)
+        elif isinstance(value, bool):
+            shown = gettext("yes") if value else gettext("no")
+        elif key.endswith("_id"):
+            shown = f"#{value}"
+        else:
+            shown = str(value)
+        details.append((str(EVENT_DETAIL_LABELS.get(key, key)), shown))
+    return details
