@@ -1,0 +1,54 @@
+"""The strict bases: every write answers 400 naming each unknown or read-only field."""
+
+from collections.abc import Mapping
+
+from rest_framework import serializers
+
+from crm.api.fields import StrictIntegerField
+from crm.models import (
+    MAX_ID,
+)
+
+
+class StrictFieldsMixin:
+    """A request body names only fields this serializer accepts. Any other key (a typo, a
+    field of another CRM's API, a read-only field) is a 400 naming it, reported together with
+    the other fields' errors: silently dropping it would let a client believe it was stored.
+    The OpenAPI schema says the same (`additionalProperties: false`, crm.api.schema)."""
+
+    # field -> why it is read-only here, for a more helpful 400 than the generic one
+    read_only_hints: dict[str, str] = {}
+
+    def to_internal_value(self, data):
+        errors = {}
+        if isinstance(data, Mapping):
+            writable = {name for name, field in self.fields.items() if not field.read_only}
+            for name in data:
+                if name in writable:
+                    continue
+                if name in self.fields:
+                    errors[name] = [self.read_only_hints.get(name, "This field is read-only; leave it out.")]
+                else:
+                    errors[name] = ["Unknown field."]
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            if not errors or not isinstance(exc.detail, dict):
+                raise
+            raise serializers.ValidationError({**exc.detail, **errors}) from exc
+        if errors:
+            raise serializers.ValidationError(errors)
+        return value
+
+
+class StrictSerializer(StrictFieldsMixin, serializers.Serializer):
+    """A request body with exactly the declared fields (see StrictFieldsMixin)."""
+
+
+class StrictModelSerializer(StrictFieldsMixin, serializers.ModelSerializer):
+    """A model's request body with exactly the declared fields (see StrictFieldsMixin)."""
+
+
+def IdField(**kwargs) -> serializers.IntegerField:  # noqa: N802 - reads like a field class
+    """A positive database id. The upper bound keeps huge numbers from reaching the database."""
+    return StrictIntegerField(min_value=1, max_value=MAX_ID, **kwargs)
