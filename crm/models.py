@@ -191,7 +191,7 @@ class Lead(models.Model):
     email = models.CharField(_("email"), max_length=EMAIL_MAX_LENGTH, blank=True, default="")
     created_at = models.DateTimeField(_("first seen"), auto_now_add=True)
     last_seen_at = models.DateTimeField(_("last seen"), default=timezone.now)
-    # Set by crm.services.leads.lead_erase: the profile, the external id (now a random token)
+    # Set by crm.services.lead_erasure.lead_erase: the profile, the external id (now a random token)
     # and the contacts' messages and metadata were erased on request.
     erased_at = models.DateTimeField(_("personal data erased"), null=True, blank=True, editable=False)
 

@@ -1,6 +1,6 @@
 """Leads: read-only; they come from contacts. A lead's page shows his profile (to whoever may
 see it: crm.selectors.lead_profile_visible) and his latest contacts; the action "Erase personal
-data" erases a lead's profile and messages through crm.services.leads.lead_erase."""
+data" erases a lead's profile and messages through crm.services.lead_erasure.lead_erase."""
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -15,7 +15,8 @@ from crm.admin.display import CSS
 from crm.errors import DomainError
 from crm.models import Lead, Operator, Source
 from crm.selectors import LEAD_RECENT_CONTACTS, lead_get_with_recent_contacts, lead_profile_visible, lead_search
-from crm.services.leads import lead_erase, lead_normalise_external_id
+from crm.services.lead_erasure import lead_erase
+from crm.services.leads import lead_normalise_external_id
 
 PROFILE_FIELDS = ["name", "phone", "email"]
 

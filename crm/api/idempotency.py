@@ -31,7 +31,7 @@ from rest_framework.response import Response
 
 from crm.errors import DomainError, UnprocessableError
 from crm.models import IDEMPOTENCY_KEY_MAX_LENGTH, IdempotencyKey
-from crm.services.leads import ERASED_FINGERPRINT
+from crm.services.lead_erasure import ERASED_FINGERPRINT
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"

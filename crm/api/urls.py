@@ -1,6 +1,6 @@
 from rest_framework.routers import SimpleRouter
 
-from crm.api import views, webhook_views
+from crm.api import me_views, views, webhook_views
 
 
 class OptionalSlashRouter(SimpleRouter):
@@ -17,8 +17,8 @@ router.register("operators", views.OperatorViewSet, basename="operator")
 router.register("sources", views.SourceViewSet, basename="source")
 router.register("operator-sources", views.OperatorSourceViewSet, basename="operator-source")
 router.register("contacts", views.ContactViewSet, basename="contact")
-router.register("me/contacts", views.MyContactViewSet, basename="me-contact")
-router.register("me", views.MeViewSet, basename="me")
+router.register("me/contacts", me_views.MyContactViewSet, basename="me-contact")
+router.register("me", me_views.MeViewSet, basename="me")
 router.register("leads", views.LeadViewSet, basename="lead")
 router.register("webhooks", webhook_views.WebhookEndpointViewSet, basename="webhook")
 router.register("stats/distribution", views.DistributionViewSet, basename="stats-distribution")

@@ -2,7 +2,6 @@
 
 import time
 
-from django.db.models import Case, IntegerField, Value, When
 from django.http import Http404
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -14,7 +13,6 @@ from crm.api import serializers as s
 from crm.api.filters import ContactFilter, LeadFilter, OperatorSourceFilter
 from crm.api.intake_log import intake_log
 from crm.api.mixins import AnswerWhatCallerMayRead, StrictQueryParameters
-from crm.api.pagination import IdCursorPagination
 from crm.api.permissions import (
     CanReadContacts,
     CanReadOperators,
@@ -24,11 +22,10 @@ from crm.api.permissions import (
     StaffModelPermissions,
     request_operator,
 )
-from crm.api.schema import SingleObjectSchema
 from crm.models import ID_PATH_REGEX, Contact, Lead, Operator, OperatorSource, Source
 from crm.selectors import contact_events, distribution_stats, lead_get_with_recent_contacts, lead_profile_visible
 from crm.services import routing_config
-from crm.services.availability import operator_activity_record, operator_availability_set
+from crm.services.availability import operator_activity_record
 from crm.services.contacts import contact_close, contact_reassign, contact_transfer
 from crm.services.intake import contact_register
 
@@ -306,60 +303,3 @@ class DistributionViewSet(StrictQueryParameters, viewsets.GenericViewSet):
         query.is_valid(raise_exception=True)
         rows = distribution_stats(source_id=query.validated_data.get("source"), since=query.validated_data.get("since"))
         return Response(s.SourceDistributionSerializer(rows, many=True).data)
-
-
-class OpenFirstCursorPagination(IdCursorPagination):
-    """His open contacts first, oldest first (the work list), then the closed ones."""
-
-    def get_ordering(self, request, queryset, view):
-        return ("closed_rank", "id")
-
-
-@docs.me
-class MeViewSet(OperatorActivityMixin, StrictQueryParameters, viewsets.GenericViewSet):
-    """The operator behind this login: who he is, his availability, his load and sources."""
-
-    permission_classes = [IsOperator]
-    serializer_class = s.MeSerializer
-    pagination_class = None
-    filter_backends = []
-    throttle_scope = "api"
-    schema = SingleObjectSchema()
-
-    def list(self, request):
-        return Response(s.MeSerializer(request_operator(request)).data)
-
-    @action(detail=False, methods=["post"])
-    def availability(self, request):
-        """Set his availability (see docs.me)."""
-        body = s.MeAvailabilitySerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        operator = operator_availability_set(
-            operator_id=request_operator(request).pk, **body.validated_data, actor=request.user
-        )
-        return Response(s.MeSerializer(operator).data)
-
-
-@docs.my_contacts
-class MyContactViewSet(OperatorActivityMixin, StrictQueryParameters, mixins.ListModelMixin, viewsets.GenericViewSet):
-    """His contacts, open first (oldest first), then closed; the filters of /contacts/."""
-
-    permission_classes = [IsOperator]
-    serializer_class = s.ContactSerializer
-    filterset_class = ContactFilter
-    pagination_class = OpenFirstCursorPagination
-    throttle_scope = "api"
-    queryset = Contact.objects.none()  # the model, for the schema; get_queryset narrows to his
-
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return self.queryset
-        return (
-            Contact.objects.select_related("lead")
-            .filter(operator_id=request_operator(self.request).pk)
-            .annotate(
-                closed_rank=Case(
-                    When(status=Contact.Status.OPEN, then=Value(0)), default=Value(1), output_field=IntegerField()
-                )
-            )
-        )

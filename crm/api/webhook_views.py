@@ -6,8 +6,8 @@ from rest_framework.response import Response
 
 from crm.api import docs
 from crm.api import serializers as s
+from crm.api.mixins import StrictQueryParameters
 from crm.api.permissions import StaffChangePermissions, StaffModelPermissions
-from crm.api.views import StrictQueryParameters
 from crm.models import ID_PATH_REGEX, WebhookDelivery, WebhookEndpoint
 from crm.services.webhook_outbox import webhook_send_test
 from crm.services.webhooks import (

@@ -10,7 +10,7 @@ from crm.errors import NotFoundError
 from crm.models import ActorKind, Contact, Event, EventType, IdempotencyKey, Lead, Operator
 from crm.selectors import distribution_stats
 from crm.services.contacts import contact_close
-from crm.services.leads import ERASED_EXTERNAL_ID_PREFIX, lead_erase, lead_find
+from crm.services.lead_erasure import ERASED_EXTERNAL_ID_PREFIX, lead_erase, lead_find
 from tests.factories import OperatorFactory, OperatorSourceFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -9,7 +9,7 @@ from django.db import IntegrityError
 
 from crm.api.exceptions import exception_handler
 from crm.models import Lead
-from crm.services.leads import lead_erase
+from crm.services.lead_erasure import lead_erase
 from tests.factories import OperatorSourceFactory
 
 pytestmark = pytest.mark.django_db

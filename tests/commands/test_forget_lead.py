@@ -1,4 +1,4 @@
-"""manage.py forget_lead: a thin command over crm.services.leads.lead_erase."""
+"""manage.py forget_lead: a thin command over crm.services.lead_erasure.lead_erase."""
 
 import pytest
 from django.core.management import CommandError, call_command

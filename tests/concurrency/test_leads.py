@@ -31,7 +31,7 @@ def test_concurrent_contacts_of_one_new_lead_make_one_lead_with_one_of_the_names
 def test_erasure_racing_intakes_of_the_same_lead_leaves_no_message_on_the_erased_lead():
     """Intakes of one lead while it is erased: every contact committed before the erasure is
     scrubbed with it, every later one belongs to a new lead with the old external id."""
-    from crm.services.leads import lead_erase
+    from crm.services.lead_erasure import lead_erase
 
     link = OperatorSourceFactory(operator=OperatorFactory(max_load=1000))
     first = contact_register(

@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import ngettext
 
 from crm.errors import DomainError
-from crm.services.leads import lead_erase, lead_find
+from crm.services.lead_erasure import lead_erase, lead_find
 
 
 class Command(BaseCommand):
