@@ -5,6 +5,7 @@ import logging
 from django.db import IntegrityError, OperationalError
 from django.utils.translation import gettext as _
 from rest_framework import status
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -58,4 +59,24 @@ def exception_handler(exc, context):
             status=status.HTTP_503_SERVICE_UNAVAILABLE,
             headers={"Retry-After": "1"},
         )
-    return drf_exception_handler(exc, context)
+    response = drf_exception_handler(exc, context)
+    if isinstance(exc, ValidationError) and isinstance(response.data, dict):
+        response.data = {
+            field: _flat_messages(errors) if _nested(errors) else errors for field, errors in response.data.items()
+        }
+    return response
+
+
+def _nested(errors) -> bool:
+    return isinstance(errors, dict) or (isinstance(errors, list) and any(isinstance(e, dict | list) for e in errors))
+
+
+def _flat_messages(errors, prefix: str = "") -> list[str]:
+    """A field's errors as the flat list of strings the API documents. DRF nests the errors of
+    a list's items and of nested fields in objects keyed by index or name ({"0": [...]}); those
+    become prefixed messages ("0: ..."), so every 400 has one shape."""
+    if isinstance(errors, dict):
+        return [message for key, value in errors.items() for message in _flat_messages(value, f"{prefix}{key}: ")]
+    if isinstance(errors, list):
+        return [message for item in errors for message in _flat_messages(item, prefix)]
+    return [f"{prefix}{errors}"]

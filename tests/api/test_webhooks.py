@@ -169,3 +169,16 @@ def test_an_endpoint_up_or_down_adds_nothing_to_the_intake(bot_client, receiver)
     # Nothing was sent or queued by the requests themselves: only events wait in the outbox.
     assert not WebhookDelivery.objects.exists()
     assert Event.objects.filter(dispatched_at__isnull=True).count() == Event.objects.count() == 6
+
+
+def test_an_invalid_item_of_a_list_is_a_flat_message_naming_its_index(staff_client):
+    # DRF nests a list item's errors in an object keyed by index; the API documents a field's
+    # errors as a list of strings (found by schemathesis: "events": [{}]).
+    r = staff_client.post(
+        "/api/v1/webhooks/", {"url": "https://hooks.example.com/x", "events": [{}, "contact.closed"]}, format="json"
+    )
+    assert r.status_code == 400
+    assert list(r.json()) == ["events"]
+    (message,) = r.json()["events"]
+    assert isinstance(message, str) and message.startswith("0: ")
+    assert not WebhookEndpoint.objects.exists()
