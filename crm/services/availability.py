@@ -16,9 +16,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from crm.errors import DomainError, NotFoundError
-from crm.models import ActorKind, Contact, EventType, Operator
+from crm.models import ActorKind, EventType, Operator
 from crm.services.assignment import availability_now
-from crm.services.contacts import operator_contacts_requeue
+from crm.services.contacts import operator_contacts_requeue, operator_open_contact_source_ids
 from crm.services.events import Actor, event_record
 from crm.services.locking import RoutingContext, routing_locked
 from crm.services.queue import queue_drain_bounded
@@ -72,12 +72,7 @@ def operator_availability_set(
     returning_from: list[int] = []
     if redistribute:
         # His contacts may come from sources he no longer serves; their queues get them back.
-        returning_from = list(
-            Contact.objects.filter(operator_id=operator_id, status=Contact.Status.OPEN)
-            .order_by()
-            .values_list("source_id", flat=True)
-            .distinct()
-        )
+        returning_from = operator_open_contact_source_ids(operator_id=operator_id)
     # Lock him and every operator of his sources (global order): the drain decides on them all.
     with transaction.atomic(), routing_locked(serving=[operator_id], source_ids=returning_from) as ctx:
         operator = ctx.operators.get(operator_id)

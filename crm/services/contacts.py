@@ -232,6 +232,17 @@ def _manual_decision(ctx: RoutingContext, contact: Contact, operator_id: int) ->
     )
 
 
+def operator_open_contact_source_ids(*, operator_id: int) -> list[int]:
+    """The sources of an operator's open contacts: the queues they go back to when he hands
+    them back (redistribution). They may include sources he no longer serves."""
+    return list(
+        Contact.objects.filter(operator_id=operator_id, status=Contact.Status.OPEN)
+        .order_by()
+        .values_list("source_id", flat=True)
+        .distinct()
+    )
+
+
 def operator_contacts_requeue(ctx: RoutingContext, operator: Operator, *, actor=None) -> int:
     """Take an operator's open contacts off him; they wait (keeping their age, so they come
     first) until queue_drain hands them out, each with a `contact.waiting` event (via

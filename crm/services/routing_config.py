@@ -10,9 +10,9 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext, ngettext
 
 from crm.errors import ConflictError, DomainError, NotFoundError
-from crm.models import Contact, Operator, OperatorSource, Source
+from crm.models import Operator, OperatorSource, Source
 from crm.services.availability import availability_apply
-from crm.services.contacts import operator_contacts_requeue
+from crm.services.contacts import operator_contacts_requeue, operator_open_contact_source_ids
 from crm.services.locking import routing_locked, smooth_round_restart
 from crm.services.queue import queue_drain_bounded
 from crm.services.routing_history import routing_change_record, routing_snapshot
@@ -102,12 +102,7 @@ def operator_update(
     if redistribute:
         # His contacts may come from sources he no longer serves; their queues get them back.
         # (No new ones can appear there meanwhile: only linked sources route to him.)
-        returning_from = list(
-            Contact.objects.filter(operator_id=operator_id, status=Contact.Status.OPEN)
-            .order_by()
-            .values_list("source_id", flat=True)
-            .distinct()
-        )
+        returning_from = operator_open_contact_source_ids(operator_id=operator_id)
     # Lock the operator and every operator of his sources: an intake may be adding to
     # their loads right now, and the queue drain below decides on all of them.
     with transaction.atomic(), routing_locked(serving=[operator_id], source_ids=returning_from) as ctx:
