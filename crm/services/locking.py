@@ -82,11 +82,11 @@ class RoutingContext:
         """Read the source's links again, after the lock: every writer of a link holds the
         source's operator locks, so this read sees the weights and smooth counts the last
         lock holder left. Links of operators we have not locked (created meanwhile) stay out."""
-        links = list(
-            OperatorSource.objects.filter(source_id=source_id, operator_id__in=list(self.operators)).order_by(
-                "operator_id"
-            )
-        )
+        links = [
+            link
+            for link in compiled("source_links", _source_links_query).objects(source_id=source_id)
+            if link.operator_id in self.operators
+        ]
         for link in links:
             link.operator = self.operators[link.operator_id]
         self.links[source_id] = links
@@ -195,6 +195,13 @@ def _intake_lock_query() -> CompiledQuery:
         .select_for_update(of=("operator",), no_key=True)
         .order_by("operator_id"),
         source_id=SOURCE_MARKER,
+    )
+
+
+def _source_links_query() -> CompiledQuery:
+    """A source's links by operator id (RoutingContext.refresh_links), compiled once."""
+    return CompiledQuery(
+        OperatorSource.objects.filter(source_id=SOURCE_MARKER).order_by("operator_id"), source_id=SOURCE_MARKER
     )
 
 
