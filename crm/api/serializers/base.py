@@ -42,6 +42,12 @@ class StrictFieldsMixin:
         return value
 
 
+# Renders a datetime as every DateTimeField of the API does (format and time zone from the
+# settings), for the serializers that write their fields out; stateless, so one instance
+# serves every thread.
+API_DATETIME = serializers.DateTimeField()
+
+
 class FlatFieldsBuiltOnce:
     """For a request body of flat, stateless fields only (no nested serializer, no list or
     dict field with a child, no default that reads the context): the declared fields are

@@ -5,7 +5,7 @@ from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_sc
 from rest_framework import serializers
 
 from crm.api.fields import StrictBooleanField, StrictCharField
-from crm.api.serializers.base import FlatFieldsBuiltOnce, IdField, StrictSerializer
+from crm.api.serializers.base import API_DATETIME, FlatFieldsBuiltOnce, IdField, StrictSerializer
 from crm.models import (
     EMAIL_MAX_LENGTH,
     EXTERNAL_ID_MAX_LENGTH,
@@ -50,7 +50,7 @@ class ContactSerializer(serializers.Serializer):
         """The fields above, written out: this is the intake's response and every item of the
         contact lists, and DRF's generic rendering (a deep copy of each declared field per
         serializer, then a call per field) was a fifth of the intake's CPU. The same values
-        as the generic rendering (tests/api/test_contact_representation.py compares them)."""
+        as the generic rendering (tests/api/test_written_out_representations.py compares them)."""
         return {
             "id": contact.pk,
             "lead_id": contact.lead_id,
@@ -59,16 +59,11 @@ class ContactSerializer(serializers.Serializer):
             "operator_id": contact.operator_id,
             "status": str(contact.status),
             "unassigned_reason": str(contact.unassigned_reason),
-            "created_at": _DATETIME.to_representation(contact.created_at),
-            "closed_at": None if contact.closed_at is None else _DATETIME.to_representation(contact.closed_at),
+            "created_at": API_DATETIME.to_representation(contact.created_at),
+            "closed_at": None if contact.closed_at is None else API_DATETIME.to_representation(contact.closed_at),
             "message": contact.message,
             "metadata": {str(key): value for key, value in contact.metadata.items()},
         }
-
-
-# Renders datetimes as every DateTimeField of the API does (format and time zone from the
-# settings); stateless, so one instance serves every thread.
-_DATETIME = serializers.DateTimeField()
 
 
 class CandidateRecordSerializer(serializers.Serializer):

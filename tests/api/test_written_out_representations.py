@@ -1,5 +1,6 @@
-"""ContactSerializer writes its fields out by hand (the intake's hot path): it must render
-exactly what DRF's generic rendering of the same declared fields gives."""
+"""ContactSerializer and LeadSerializer write their fields out by hand (the intake, the lists,
+the lead search): they must render exactly what DRF's generic rendering of the same declared
+fields gives."""
 
 from datetime import timedelta
 
@@ -7,8 +8,8 @@ import pytest
 from django.utils import timezone
 from rest_framework import serializers
 
-from crm.api.serializers import ContactDetailSerializer, ContactSerializer
-from crm.models import Contact
+from crm.api.serializers import ContactDetailSerializer, ContactSerializer, LeadDetailSerializer, LeadSerializer
+from crm.models import Contact, Lead
 from tests.factories import ContactFactory, LeadFactory, OperatorFactory
 
 
@@ -52,3 +53,23 @@ def test_the_detail_serializer_keeps_its_own_fields():
     data = ContactDetailSerializer(contact).data
     assert data["assignment"] == {"via": "manual"}
     assert {k: v for k, v in data.items() if k != "assignment"} == generic(contact)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("time_zone", ["UTC", "Asia/Yekaterinburg"])
+def test_lead_rendering_equals_the_generic_one(settings, time_zone):
+    settings.TIME_ZONE = time_zone
+    timezone.deactivate()
+    leads = [
+        LeadFactory(external_id="tg:1", name="Анна Петрова", phone="+79123456789", email="anna@example.org"),
+        LeadFactory(external_id="tg:2"),
+    ]
+    for lead in Lead.objects.filter(pk__in=[x.pk for x in leads]):
+        fast = LeadSerializer(lead).data
+        slow = dict(serializers.ModelSerializer.to_representation(LeadSerializer(), lead))
+        assert dict(fast) == slow
+        assert list(fast) == list(slow)
+    leads[0].recent_contacts = []  # the detail view's prefetch
+    detail = LeadDetailSerializer(leads[0]).data
+    assert detail["contacts"] == []
+    assert {k: v for k, v in detail.items() if k != "contacts"} == dict(LeadSerializer(leads[0]).data)
