@@ -1,9 +1,10 @@
 """The operator ↔ source weight inlines (crm/admin/weights.py): each row is created, changed or
-deleted through the services, and what they refuse is not saved."""
+deleted through the services, recorded in the routing history with who did it, and what they
+refuse is not saved."""
 
 import pytest
 
-from crm.models import Operator, OperatorSource
+from crm.models import Operator, OperatorSource, RoutingChange
 from crm.services import routing_config
 from tests.admin.helpers import form_errors, links_formset
 from tests.factories import OperatorFactory, OperatorSourceFactory, SourceFactory
@@ -67,3 +68,28 @@ def test_a_link_that_exists_already_is_refused(admin_client):
     )
     assert response.status_code == 200
     assert OperatorSource.objects.get().weight == 10
+
+
+def test_admin_weight_edits_are_recorded(admin_client, staff_user):
+    link = OperatorSourceFactory(weight=10)
+    op = link.operator
+    data = {
+        "name": op.name,
+        "is_active": "on",
+        "max_load": op.max_load,
+        "links-TOTAL_FORMS": "1",
+        "links-INITIAL_FORMS": "1",
+        "links-MIN_NUM_FORMS": "0",
+        "links-MAX_NUM_FORMS": "1000",
+        "links-0-id": link.pk,
+        "links-0-operator": op.pk,
+        "links-0-source": link.source_id,
+        "links-0-weight": "25",
+    }
+    r = admin_client.post(f"/admin/crm/operator/{op.pk}/change/", data)
+    assert r.status_code == 302, r.content.decode()[:2000]
+    link.refresh_from_db()
+    assert link.weight == 25
+    change = RoutingChange.objects.get(object_type="operatorsource")
+    assert (change.actor_id, change.changes) == (staff_user.pk, {"weight": [10, 25]})
+    assert admin_client.get("/admin/crm/routingchange/").status_code == 200
