@@ -263,7 +263,8 @@ def markdown(report: dict) -> str:
         "In one process (bench.profile, make-run settings): "
         + "; ".join(
             f"app {r['app_cpu_ms']} ms, PostgreSQL {r['db_cpu_ms']} ms CPU, {r['statements']} statements, "
-            f"lock hold p50 {r['lock_hold_p50_ms']} / p99 {r['lock_hold_p99_ms']} ms"
+            f"lock hold p50 {r['lock_hold_p50_ms']} / p99 {r['lock_hold_p99_ms']} ms "
+            f"(of which the commit {r.get('commit_p50_ms')} ms)"
             for r in report.get("inprocess") or []
         )
         + ".",

@@ -69,6 +69,7 @@ def run_inprocess(*, rounds: int, log) -> list[dict]:
             "statements": float(re.search(r"([0-9.]+) SQL statements", out).group(1)),
             "lock_hold_p50_ms": float(re.search(r"p50 ([0-9.]+) ms, p99", out).group(1)),
             "lock_hold_p99_ms": float(re.search(r"p99 ([0-9.]+) ms ->", out).group(1)),
+            "commit_p50_ms": float(re.search(r"the commit \(its WAL flush\): p50 ([0-9.]+) ms", out).group(1)),
         }
         found.append(figures)
         log("  in-process intake: " + ", ".join(f"{k} {v}" for k, v in figures.items()))
