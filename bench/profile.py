@@ -15,11 +15,14 @@ THROTTLE_API_RATE set so high that they never trip, so the throttle's cost count
 `bench` is the bench settings (throttling off). The baseline endpoint exists only in `bench`.
 
 Also reported: the SQL statements per request (counted on the last requests), and the
-intake's lock hold time, p50 and p99: from the start of the statement that takes the
-source's operator locks (routing_locked's intake lock) to the end of the commit that releases
-them, timed from outside crm/ by wrapping that statement and the connection's commit. In one
-process nobody waits for the lock, so this is the hold time itself; under contention it is
-what bounds one source's throughput (1 / hold).
+intake's lock hold time, p50 and p99: from the start of the statement that takes its first
+operator lock (the one-operator path's claim of the chosen operator, or the source path's
+lock of all the source's operators) to the end of the commit that releases it, timed from
+outside crm/ by wrapping those statements and the connection's commit; and the commit's own
+share of it (its WAL flush). In one process nobody waits for a lock, so this is the hold time
+itself. Under contention, an operator's hold bounds his intakes (1 / hold), and a source's
+intakes are bounded by its operators' together (the source path, which locks them all, by
+1 / hold).
 
 --cprofile: cProfile with a CPU-time clock, so waiting on the database does not count: the
 cumulative CPU time of the frames on the path (the evidence in docs/performance.md).
@@ -39,9 +42,10 @@ NEVER_TRIPS = "100000000/s"
 
 
 class LockHoldTimer:
-    """Times the intake's lock hold without touching crm/: wraps the intake's lock statement
-    (RoutingContext.lock_for_source, the first operator lock it takes) and the connection's
-    commit; one sample per transaction that took the lock and committed."""
+    """Times the intake's lock hold without touching crm/: wraps the intake's lock statements
+    (the one-operator path's claim_for_intake, or the source path's
+    RoutingContext.lock_for_source: the first operator lock it takes) and the connection's
+    commit; one sample per transaction that took a lock and committed."""
 
     def __init__(self, connection):
         from crm.services.locking import RoutingContext
@@ -57,6 +61,17 @@ class LockHoldTimer:
             return lock_for_source(cls, source_id)
 
         RoutingContext.lock_for_source = classmethod(timed_lock)
+        # The one-operator path's lock: the chosen operator's claim (crm.services.intake).
+        from crm.services import intake
+
+        claim = intake.claim_for_intake
+
+        def timed_claim(operator_id):
+            if self._started is None:
+                self._started = time.perf_counter()
+            return claim(operator_id)
+
+        intake.claim_for_intake = timed_claim
         commit = connection.commit
 
         def timed_commit():

@@ -9,19 +9,33 @@ as text). `compiled()` keeps one per name on the connection wrapper (one per thr
 alias, kept across requests), so the SQL always matches the connection's database.
 
 `insert()` is the same idea for INSERTs: one statement per model and row count, the values
-prepared by each field as `Model.save()` would, the new ids read back with RETURNING.
+prepared by each field as `Model.save()` would, the new ids read back with RETURNING;
+`insert_unless()` writes one row unless a compiled query finds something, in the same
+statement.
 
 Only what the hot path runs goes through here; everything else stays plain ORM.
 """
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Model, QuerySet
 from django.db.models.query import get_related_populators
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+
+def db_datetime(value):
+    """A datetime column read through a raw cursor: SQLite hands back text or naive UTC."""
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    if value is not None and timezone.is_naive(value):
+        value = timezone.make_aware(value, datetime.UTC)
+    return value
 
 
 class CompiledQuery:
@@ -50,6 +64,7 @@ class CompiledQuery:
             self.model_slice = slice(select_fields[0], select_fields[-1] + 1)
             self.init_list = [f[0].target.attname for f in compiler.select[self.model_slice]]
             self.populators = get_related_populators(klass_info, compiler.select, self.alias)
+            self.annotations = list(compiler.annotation_col_map.items())
 
     def rows(self, **values: Any) -> list[tuple]:
         """The rows, each a tuple of Python values (a values_list queryset's columns)."""
@@ -70,6 +85,8 @@ class CompiledQuery:
             obj = self.model.from_db(self.alias, self.init_list, row[self.model_slice])
             for populator in self.populators:
                 populator.populate(row, obj)
+            for name, position in self.annotations:
+                setattr(obj, name, row[position])
             found.append(obj)
         return found
 
@@ -81,6 +98,53 @@ def compiled(name: str, build: Callable[[], CompiledQuery], alias: str = DEFAULT
     if query is None:
         query = cache[name] = build()
     return query
+
+
+def _insert_fields(model) -> list:
+    return [
+        f for f in model._meta.concrete_fields if not (f.primary_key and f.get_internal_type().endswith("AutoField"))
+    ]
+
+
+def _prepared(obj: Model, fields: list, connection) -> list:
+    return [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+
+
+def _saved(obj: Model, pk, alias: str) -> None:
+    obj.pk = pk
+    obj._state.adding = False
+    obj._state.db = alias
+
+
+def insert_unless(obj: Model, exists: CompiledQuery, **values: Any) -> bool:
+    """INSERT one unsaved instance unless `exists` (run with `values`) finds a row, in one
+    statement: INSERT ... SELECT ... WHERE NOT EXISTS (...) RETURNING the new id. The check
+    and the insert see the same snapshot, taken when the statement starts. True when the row
+    was written (its primary key then set)."""
+    model, alias = type(obj), exists.alias
+    connection = connections[alias]
+    opts = model._meta
+    fields = _insert_fields(model)
+    cache = connection.__dict__.setdefault("crm_inserts", {})
+    key = (opts.label, "unless", exists.sql)
+    sql = cache.get(key)
+    if sql is None:
+        quote = connection.ops.quote_name
+        sql = cache[key] = (
+            f"INSERT INTO {quote(opts.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+            f"SELECT {', '.join(['%s'] * len(fields))} WHERE NOT EXISTS ({exists.sql}) "
+            f"RETURNING {quote(opts.pk.column)}"
+        )
+    params = exists.params.copy()
+    for name, value in values.items():
+        params[exists.slots[name]] = value
+    with connection.cursor() as cursor:
+        cursor.execute(sql, _prepared(obj, fields, connection) + params)
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    _saved(obj, row[0], alias)
+    return True
 
 
 def insert(objs: Sequence[Model], alias: str = DEFAULT_DB_ALIAS) -> None:
@@ -96,7 +160,7 @@ def insert(objs: Sequence[Model], alias: str = DEFAULT_DB_ALIAS) -> None:
         model._default_manager.using(alias).bulk_create(objs)
         return
     opts = model._meta
-    fields = [f for f in opts.concrete_fields if not (f.primary_key and f.get_internal_type().endswith("AutoField"))]
+    fields = _insert_fields(model)
     cache = connection.__dict__.setdefault("crm_inserts", {})
     key = (opts.label, len(objs))
     sql = cache.get(key)
@@ -109,12 +173,9 @@ def insert(objs: Sequence[Model], alias: str = DEFAULT_DB_ALIAS) -> None:
         )
     params = []
     for obj in objs:
-        for f in fields:
-            params.append(f.get_db_prep_save(f.pre_save(obj, True), connection))
+        params += _prepared(obj, fields, connection)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         ids = [row[0] for row in cursor.fetchall()]
     for obj, pk in zip(objs, ids, strict=True):
-        obj.pk = pk
-        obj._state.adding = False
-        obj._state.db = alias
+        _saved(obj, pk, alias)

@@ -12,7 +12,6 @@ without a country code is read in settings.PHONE_DEFAULT_REGION (empty: refused)
 
 from __future__ import annotations
 
-import datetime
 import json
 import math
 import re
@@ -24,9 +23,9 @@ from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
 from django.db import connection
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django.utils.translation import ngettext
 
+from crm.compiled import db_datetime
 from crm.errors import DomainError
 from crm.models import (
     EMAIL_MAX_LENGTH,
@@ -237,15 +236,6 @@ class LeadProfile:
         return cls(name=name_normalise(name), phone=phone_normalise(phone), email=email_normalise(email))
 
 
-def _db_datetime(value):
-    """A datetime column read through a raw cursor: SQLite hands back naive UTC (or text)."""
-    if isinstance(value, str):
-        value = parse_datetime(value)
-    if value is not None and timezone.is_naive(value):
-        value = timezone.make_aware(value, datetime.UTC)
-    return value
-
-
 def lead_touch(*, external_id: str, profile: LeadProfile | None = None, seen_at=None) -> tuple[Lead, bool]:
     """Find or create the lead, apply the profile rule (a non-empty value replaces, an empty
     one keeps) and move `last_seen_at` forward, in one statement: INSERT ... ON CONFLICT DO
@@ -281,7 +271,7 @@ def lead_touch(*, external_id: str, profile: LeadProfile | None = None, seen_at=
             [normalised, profile.name, lead_name_search(profile.name), profile.phone, profile.email, db_now, db_now],
         )
         lead_id, name, phone, email, created_at, last_seen_at = cursor.fetchone()
-    created_at, last_seen_at = _db_datetime(created_at), _db_datetime(last_seen_at)
+    created_at, last_seen_at = db_datetime(created_at), db_datetime(last_seen_at)
     lead = Lead(
         id=lead_id,
         external_id=normalised,

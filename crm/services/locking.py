@@ -2,7 +2,9 @@
 load or a source's weights goes through `routing_locked`.
 
 Lock order, the same on every path so that no two transactions wait on each other in a
-cycle: operator rows first, in ascending id, in one statement; then contact rows. SQLite
+cycle: operator rows first, in ascending id, in one statement (or one operator row alone:
+the intake's `claim_for_intake`, the only operator lock its transaction takes); then
+contact rows. SQLite
 ignores SELECT ... FOR UPDATE; there every transaction is IMMEDIATE (settings), which
 serialises writers at BEGIN and gives the same guarantee.
 
@@ -28,10 +30,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from crm.compiled import CompiledQuery, compiled
+from crm.compiled import CompiledQuery, compiled, db_datetime
 from crm.metrics import Stopwatch, lock_hold_observed
 from crm.models import Contact, Operator, OperatorSource, Source
 from crm.services.assignment import Candidate, Decision, choose_operator
@@ -77,6 +79,22 @@ class RoutingContext:
             links={source_id: links},
             sources={source_id: source},
         )
+
+    @classmethod
+    def read_for_source(cls, source_id: int) -> tuple[RoutingContext, bool] | None:
+        """The intake's unlocked read of a source: the rows of its lock statement, without the
+        lock, and whether a contact of the source waits. A decision made on it holds only once
+        the chosen operator is claimed (`claim_for_intake`). None when the source has no
+        links (or does not exist)."""
+        links = compiled("intake_read", _intake_read_query).objects(source_id=source_id)
+        if not links:
+            return None
+        ctx = cls(
+            operators={link.operator_id: link.operator for link in links},
+            links={source_id: links},
+            sources={source_id: links[0].source},
+        )
+        return ctx, links[0].source_has_waiting
 
     def refresh_links(self, source_id: int) -> None:
         """Read the source's links again, after the lock: every writer of a link holds the
@@ -196,6 +214,69 @@ def _intake_lock_query() -> CompiledQuery:
         .order_by("operator_id"),
         source_id=SOURCE_MARKER,
     )
+
+
+def _intake_read_query() -> CompiledQuery:
+    """RoutingContext.read_for_source's statement: the lock statement's rows without the
+    lock, each with `source_has_waiting` (index crm_contact_waiting_idx)."""
+    waiting = Contact.objects.waiting().filter(source_id=OuterRef("source_id"))
+    return CompiledQuery(
+        OperatorSource.objects.filter(source_id=SOURCE_MARKER)
+        .select_related("operator", "source")
+        .annotate(source_has_waiting=Exists(waiting))
+        .order_by("operator_id"),
+        source_id=SOURCE_MARKER,
+    )
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """What `claim_for_intake` read back from the operator's row, as it is now."""
+
+    operator_id: int
+    name: str
+    is_active: bool
+    availability: str
+    user_id: int | None
+    last_seen_at: datetime | None
+    open_load: int  # counting the contact being registered
+    max_load: int
+
+
+def claim_for_intake(operator_id: int) -> Claimed | None:
+    """Take one unit of the operator's capacity for a new contact, if he has room: UPDATE
+    ... SET open_load = open_load + 1 WHERE id = %s AND open_load < max_load RETURNING ....
+
+    Lock: the operator's row, and only his, from here to the commit (the intake's
+    one-operator path, crm.services.intake; the lock order holds: it is the one operator lock
+    that transaction takes, after its lead's row). A transaction that holds the row (an
+    intake on him, or a writer holding all of a source's operators) makes this wait; then
+    PostgreSQL checks `open_load < max_load` again on the row as that one left it, so room
+    is never counted twice. None when he is full or gone: then no row was updated, but if the
+    statement waited for another transaction, his row stays locked (PostgreSQL locks the
+    row's newest version before it checks the condition again), so the caller must roll back
+    before it takes any other operator lock."""
+    connection = connections[DEFAULT_DB_ALIAS]
+    sql = connection.__dict__.get("crm_claim_sql")
+    if sql is None:
+        quote = connection.ops.quote_name
+        opts = Operator._meta
+        columns = ", ".join(
+            quote(opts.get_field(name).column)
+            for name in ("id", "name", "is_active", "availability", "user", "last_seen_at", "open_load", "max_load")
+        )
+        load, most = quote(opts.get_field("open_load").column), quote(opts.get_field("max_load").column)
+        sql = connection.crm_claim_sql = (
+            f"UPDATE {quote(opts.db_table)} SET {load} = {load} + 1 "
+            f"WHERE {quote(opts.pk.column)} = %s AND {load} < {most} RETURNING {columns}"
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [operator_id])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    op_id, name, is_active, availability, user_id, last_seen_at, open_load, max_load = row
+    return Claimed(op_id, name, bool(is_active), availability, user_id, db_datetime(last_seen_at), open_load, max_load)
 
 
 def _source_links_query() -> CompiledQuery:

@@ -21,15 +21,16 @@ TRANSACTION_CONTROL = re.compile(r"^\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE 
 
 # token + user, with the add_contact permission and "bound to sources?" folded in (1), the
 # lead's upsert with its profile and last-seen time (1: INSERT ... ON CONFLICT DO UPDATE ...
-# RETURNING, found or created alike), operator rows locked with their links and the source
-# (1), "does an older contact of the source wait?" when there is room (1, after the lock:
-# strict queue order), contact insert with its message and metadata (1), its events
-# (registered + assigned/waiting, one INSERT) (1), operator load (1). A bot bound to sources
-# adds its binding lookup (1); a smooth source, or a contact about to wait, a fresh read of
-# the links (1).
-INTAKE_NEW_LEAD = 7
+# RETURNING, found or created alike), the source's operators with their links and "does a
+# contact of the source wait?" (1, no lock), the chosen operator's room claimed (1: UPDATE
+# ... RETURNING, his lock), the contact inserted unless one of the source waits now (1:
+# strict queue order, checked after the lock), its events (registered + assigned/waiting,
+# one INSERT) (1). A bot bound to sources adds its binding lookup (1); the source's path
+# (smooth sources, waiting contacts, nobody eligible) locks all of the source's operators
+# instead and checks the queue in a statement of its own.
+INTAKE_NEW_LEAD = 6
 # The lead exists: the same upsert updates it.
-INTAKE_KNOWN_LEAD = 7
+INTAKE_KNOWN_LEAD = 6
 
 
 def _statements(captured: CaptureQueriesContext) -> list[str]:
