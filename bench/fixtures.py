@@ -15,6 +15,7 @@ from crm.services.accounts import api_token_create, bot_create
 # Ten operators as a real team looks: most with room, two small ones that fill up during the
 # first seconds (so the capacity rule and the waiting path are exercised under load, and an
 # overshoot would show), one inactive.
+HOT_SOURCE = "hot_channel"
 BENCH_OPERATORS = [
     # name, active, max_load
     ("op01", True, 100_000),
@@ -27,8 +28,11 @@ BENCH_OPERATORS = [
     ("op08", False, 100_000),
     ("op09", True, 40),
     ("op10", True, 15),
+    ("op11", True, 100_000),
+    ("op12", True, 100_000),
+    ("op13", True, 100_000),
 ]
-# Four sources; links overlap (an operator serves several sources), weights differ, one
+# Five sources; links overlap (an operator serves several sources), weights differ, one
 # link is paused. "whatsapp" has only the small operators and the inactive one: after they
 # fill up, its contacts wait (all_at_capacity).
 BENCH_WEIGHTS = {
@@ -36,6 +40,9 @@ BENCH_WEIGHTS = {
     "web_form": [("op03", 20), ("op04", 20), ("op05", 10), ("op06", 0), ("op08", 10)],
     "instagram": [("op05", 10), ("op06", 30), ("op07", 20), ("op01", 5)],
     "whatsapp": [("op08", 50), ("op09", 30), ("op10", 20)],
+    # The headline's source (performance round two): one busy channel, ten operators who all
+    # have room.
+    HOT_SOURCE: [(f"op{n:02d}", 10) for n in (1, 2, 3, 4, 5, 6, 7, 11, 12, 13)],
 }
 BULK_PREFIX = "bulk-"
 # Leads' profiles for the bulk load: names from common first and last names, phones and the
@@ -215,6 +222,7 @@ def bench_setup() -> dict:
     staff_key = api_token_create(username="bench_staff")
     return {
         "source_ids": [s.pk for s in sources.values()],
+        "hot_source_id": sources[HOT_SOURCE].pk,
         "operators": len(operators),
         "links": OperatorSource.objects.count(),
         "bot_key": bot_key,

@@ -25,6 +25,7 @@ DOC_END = "<!-- bench:latest:end -->"
 # p50 2.79 and 3.22 ms. The lower (faster) of each is the reference, so a target met against
 # it is met against either.
 TODAY = {"app_cpu_ms": 4.20, "lock_hold_p50_ms": 2.79}
+HOT_OPERATORS = 10  # bench.fixtures.HOT_SOURCE's operators, all with room
 
 
 def median(values: list[float]) -> float:
@@ -84,6 +85,21 @@ def headline_targets(s: dict, inprocess: list[dict]) -> dict:
                 # "Does not fall": within 5 % of the 16-connection median (run-to-run noise).
                 "met": pg["intake_p99_64_ms"] <= 600 and pg["intake_rps_64"] >= 0.95 * pg["intake_rps_16"],
             }
+    hot = [r for r in inprocess if r.get("sources") == "hot"]
+    inprocess = [r for r in inprocess if r.get("sources", "four") == "four"]  # as today's were taken
+    if hot:
+        # One busy source with ten operators with room: each intake holds one operator's row
+        # (the one-operator path), so the source's intakes are bounded by ten holds side by
+        # side, where today's locked all ten for each intake (1 / hold).
+        hold = hot[0]["lock_hold_p50_ms"]
+        ceiling = HOT_OPERATORS * 1000 / hold
+        today = 1000 / TODAY["lock_hold_p50_ms"]
+        targets["hot_source_ceiling_ge_4x_today"] = {
+            "value": f"one operator's hold p50 {hold} ms (of which the commit {hot[0].get('commit_p50_ms')} ms); "
+            f"{HOT_OPERATORS} operators / hold = {ceiling:.0f}/s (today 1 / {TODAY['lock_hold_p50_ms']} ms = "
+            f"{today:.0f}/s): {ceiling / today:.1f}x",
+            "met": ceiling / today >= 4,
+        }
     if inprocess:
         app = median([r["app_cpu_ms"] for r in inprocess])
         hold = median([r["lock_hold_p50_ms"] for r in inprocess])
@@ -91,7 +107,7 @@ def headline_targets(s: dict, inprocess: list[dict]) -> dict:
             "value": f"{app} ms (today {TODAY['app_cpu_ms']} ms; median of {len(inprocess)} runs)",
             "met": app <= TODAY["app_cpu_ms"] / 2,
         }
-        targets["one_source_ceiling_ge_4x_today"] = {
+        targets["lock_hold_four_sources_vs_today"] = {
             "value": f"lock hold p50 {hold} ms -> {1000 / hold:.0f}/s (today {TODAY['lock_hold_p50_ms']} ms -> "
             f"{1000 / TODAY['lock_hold_p50_ms']:.0f}/s): {TODAY['lock_hold_p50_ms'] / hold:.2f}x",
             "met": TODAY["lock_hold_p50_ms"] / hold >= 4,
@@ -262,7 +278,8 @@ def markdown(report: dict) -> str:
         "",
         "In one process (bench.profile, make-run settings): "
         + "; ".join(
-            f"app {r['app_cpu_ms']} ms, PostgreSQL {r['db_cpu_ms']} ms CPU, {r['statements']} statements, "
+            f"{r.get('sources', 'four')} sources: app {r['app_cpu_ms']} ms, PostgreSQL {r['db_cpu_ms']} ms CPU, "
+            f"{r['statements']} statements, "
             f"lock hold p50 {r['lock_hold_p50_ms']} / p99 {r['lock_hold_p99_ms']} ms "
             f"(of which the commit {r.get('commit_p50_ms')} ms)"
             for r in report.get("inprocess") or []
@@ -328,7 +345,12 @@ def update_doc(report: dict, md_name: str) -> None:
                 f"| intake, {dbname}, 64 conns | {h['intake_rps_64']} req/s, p99 {h['intake_p99_64_ms']} ms | "
                 + ("no fall from 16, p99 ≤ 600 ms |" if dbname == "postgresql" else "|")
             )
-    for name in ("app_cpu_per_intake_le_half_of_today", "one_source_ceiling_ge_4x_today"):
+    in_process = (
+        "app_cpu_per_intake_le_half_of_today",
+        "hot_source_ceiling_ge_4x_today",
+        "lock_hold_four_sources_vs_today",
+    )
+    for name in in_process:
         if name in s["targets"]:
             t = s["targets"][name]
             lines.append(f"| {name.replace('_', ' ')} | {t['value']} | {'met' if t['met'] else 'not met'} |")

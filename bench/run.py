@@ -10,9 +10,10 @@ and every command. It also refreshes the "Latest figures" section of docs/perfor
 
 Scenarios, in order:
   1. PostgreSQL, one instance, `make run` settings (throttling on, never tripping): /healthz,
-     intake and baseline at 16 connections, three rounds in rotated order (the headline: intake /
-     healthz, with its spread), then at 64; then the intake in one process (bench.profile: CPU per
-     intake, lock hold time), three times.
+     intake and baseline at 16 connections, three rounds in rotated order (the headline: intake
+     on one source with ten operators who all have room / healthz, with its spread), then at
+     64; the intake over every source (some full, so contacts wait); then the intake in one
+     process (bench.profile: CPU per intake, lock hold time), three times.
   2. PostgreSQL, two instances on two ports, one database, the load split between them.
   3. PostgreSQL growth: 10^3, 10^5, 10^6 contacts bulk-loaded (SQL, not the API; two contacts
      per lead, leads with realistic names, phones and emails); at each size the first page of
@@ -56,12 +57,14 @@ NEVER_TRIPS = "100000000/s"
 
 
 def run_inprocess(*, rounds: int, log) -> list[dict]:
-    """`python -m bench.profile intake --settings make-run`, `rounds` times: application and
+    """`python -m bench.profile intake --settings make-run`, `rounds` times over the four
+    sources of today's figures, then once with --hot (the headline's source): application and
     PostgreSQL CPU per intake, statements, and the lock hold time (first operator lock to
     commit), without HTTP and without contention."""
     found = []
-    for _ in range(rounds):
+    for hot in [False] * rounds + [True]:
         argv = [sys.executable, "-m", "bench.profile", "intake", "--requests", "500", "--settings", "make-run"]
+        argv += ["--hot"] if hot else []
         out = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, check=True).stdout
         figures = {
             "app_cpu_ms": float(re.search(r"app CPU ([0-9.]+) ms", out).group(1)),
@@ -71,6 +74,7 @@ def run_inprocess(*, rounds: int, log) -> list[dict]:
             "lock_hold_p99_ms": float(re.search(r"p99 ([0-9.]+) ms ->", out).group(1)),
             "commit_p50_ms": float(re.search(r"the commit \(its WAL flush\): p50 ([0-9.]+) ms", out).group(1)),
         }
+        figures["sources"] = "hot" if hot else "four"
         found.append(figures)
         log("  in-process intake: " + ", ".join(f"{k} {v}" for k, v in figures.items()))
     return found
@@ -108,19 +112,17 @@ class Bench:
             # The headline, intake / healthz, three times; the order rotates from round to round
             # so that a drift of the machine's speed favours none of the three.
             modes = ["healthz", "intake", "baseline"]
+            # The headline's intake: one busy source with ten operators who all have room.
+            hot = {**setup, "source_ids": [setup["hot_source_id"]]}
             for round_no in range(HEADLINE_ROUNDS):
                 for mode in modes[round_no % 3 :] + modes[: round_no % 3]:
-                    self.load.measure(
-                        db=db,
-                        scenario="main",
-                        mode=mode,
-                        conns=16,
-                        setup=setup,
-                        ports=[port],
-                        label=f"{mode} r{round_no + 1}",
-                    )
+                    label = f"{mode} r{round_no + 1}"
+                    self.load.measure(db=db, scenario="main", mode=mode, conns=16, setup=hot, ports=[port], label=label)
             for mode in modes:
-                self.load.measure(db=db, scenario="main", mode=mode, conns=64, setup=setup, ports=[port])
+                self.load.measure(db=db, scenario="main", mode=mode, conns=64, setup=hot, ports=[port])
+            # The mixed traffic of the earlier rounds: every source, some of them full (waiting).
+            label = "intake all sources"
+            self.load.measure(db=db, scenario="main", mode="intake", conns=16, setup=setup, ports=[port], label=label)
         finally:
             self.servers.stop_all()
 

@@ -84,17 +84,23 @@ class RoutingContext:
     def read_for_source(cls, source_id: int) -> tuple[RoutingContext, bool] | None:
         """The intake's unlocked read of a source: the rows of its lock statement, without the
         lock, and whether a contact of the source waits. A decision made on it holds only once
-        the chosen operator is claimed (`claim_for_intake`). None when the source has no
-        links (or does not exist)."""
-        links = compiled("intake_read", _intake_read_query).objects(source_id=source_id)
-        if not links:
+        the chosen operator is claimed (`claim_for_intake`). The rows are plain records with
+        what the decision reads (ReadLink, ReadOperator, ReadSource), not model instances:
+        nothing is written through them. None when the source has no links (or does not
+        exist)."""
+        rows = compiled("intake_read", _intake_read_query).rows(source_id=source_id)
+        if not rows:
             return None
+        links = []
+        for pk, operator_id, weight, smooth_count, *operator, _strategy, _affinity, _waiting in rows:
+            links.append(ReadLink(pk, operator_id, weight, smooth_count, ReadOperator(*operator)))
+        strategy, affinity, waiting = rows[0][-3:]
         ctx = cls(
             operators={link.operator_id: link.operator for link in links},
             links={source_id: links},
-            sources={source_id: links[0].source},
+            sources={source_id: ReadSource(strategy, affinity)},
         )
-        return ctx, links[0].source_has_waiting
+        return ctx, bool(waiting)
 
     def refresh_links(self, source_id: int) -> None:
         """Read the source's links again, after the lock: every writer of a link holds the
@@ -217,16 +223,55 @@ def _intake_lock_query() -> CompiledQuery:
 
 
 def _intake_read_query() -> CompiledQuery:
-    """RoutingContext.read_for_source's statement: the lock statement's rows without the
-    lock, each with `source_has_waiting` (index crm_contact_waiting_idx)."""
+    """RoutingContext.read_for_source's statement: the columns of the source's links and
+    operators that a decision reads, and whether a contact of the source waits (index
+    crm_contact_waiting_idx), in one statement without a lock."""
     waiting = Contact.objects.waiting().filter(source_id=OuterRef("source_id"))
     return CompiledQuery(
         OperatorSource.objects.filter(source_id=SOURCE_MARKER)
-        .select_related("operator", "source")
         .annotate(source_has_waiting=Exists(waiting))
-        .order_by("operator_id"),
+        .order_by("operator_id")
+        .values_list(
+            "pk",
+            "operator_id",
+            "weight",
+            "smooth_count",
+            *(f"operator__{name}" for name in ReadOperator.__slots__),
+            "source__strategy",
+            "source__affinity",
+            "source_has_waiting",
+        ),
         source_id=SOURCE_MARKER,
     )
+
+
+@dataclass(slots=True)
+class ReadOperator:
+    """An operator as the intake's unlocked read sees him: what Candidate.from_link and
+    availability_now read."""
+
+    name: str
+    is_active: bool
+    availability: str
+    user_id: int | None
+    last_seen_at: datetime | None
+    open_load: int
+    max_load: int
+
+
+@dataclass(slots=True)
+class ReadLink:
+    pk: int
+    operator_id: int
+    weight: int
+    smooth_count: int
+    operator: ReadOperator
+
+
+@dataclass(slots=True)
+class ReadSource:
+    strategy: str
+    affinity: bool
 
 
 @dataclass(frozen=True)
