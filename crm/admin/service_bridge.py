@@ -69,7 +69,8 @@ class ServiceFormSetMixin:
 class ServiceAdminMixin:
     """Re-render a refused save with the service's reason (see the module docstring)."""
 
-    # (field, code) → a translated message; services speak English, the admin the user's language.
+    # (field, code) → the admin's own wording of a refusal (services speak the active language too;
+    # these say it the way a form needs it).
     service_messages: dict = {}
 
     def service_message(self, error: DomainError, obj=None) -> str:

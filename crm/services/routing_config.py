@@ -94,8 +94,10 @@ def operator_update(
     """
     if redistribute and is_active is not False and availability != Operator.Availability.OFFLINE:
         raise DomainError(
-            "redistribute is only possible when deactivating (is_active: false) or going offline "
-            '("availability": "offline").',
+            gettext(
+                "redistribute is only possible when deactivating (is_active: false) or going offline "
+                '("availability": "offline").'
+            ),
             field="redistribute",
         )
     returning_from: list[int] = []
@@ -108,7 +110,7 @@ def operator_update(
     with transaction.atomic(), routing_locked(serving=[operator_id], source_ids=returning_from) as ctx:
         operator = ctx.operators.get(operator_id)
         if operator is None:
-            raise NotFoundError(f"Operator {operator_id} does not exist.")
+            raise NotFoundError(gettext("Operator %(id)d does not exist.") % {"id": operator_id})
         room_before = operator.max_load if operator.is_active else 0
         was_active = operator.is_active
         became_available = False
@@ -166,7 +168,7 @@ def source_update(
     with transaction.atomic(), routing_locked(source_ids=[source_id]) as ctx:
         source = ctx.sources.get(source_id)
         if source is None:
-            raise NotFoundError(f"Source {source_id} does not exist.")
+            raise NotFoundError(gettext("Source %(id)d does not exist.") % {"id": source_id})
         before = routing_snapshot(source)
         if name is not None:
             source.name = _clean_name(name, kind="source")
@@ -185,9 +187,9 @@ def link_create(*, operator_id: int, source_id: int, weight: int, actor=None) ->
     with a pointer to the existing link, whose weight can be changed instead. A new link
     with weight > 0 brings room to the source: its queue is drained."""
     if not Operator.objects.filter(pk=operator_id).exists():
-        raise NotFoundError(f"Operator {operator_id} does not exist.", field="operator_id")
+        raise NotFoundError(gettext("Operator %(id)d does not exist.") % {"id": operator_id}, field="operator_id")
     if not Source.objects.filter(pk=source_id).exists():
-        raise NotFoundError(f"Source {source_id} does not exist.", field="source_id")
+        raise NotFoundError(gettext("Source %(id)d does not exist.") % {"id": source_id}, field="source_id")
     existing = OperatorSource.objects.filter(operator_id=operator_id, source_id=source_id).first()
     if existing is not None:
         raise DomainError(_duplicate_link_message(existing), field="non_field_errors", code="unique")
@@ -204,26 +206,26 @@ def link_create(*, operator_id: int, source_id: int, weight: int, actor=None) ->
     except IntegrityError as exc:
         existing = OperatorSource.objects.filter(operator_id=operator_id, source_id=source_id).first()
         if existing is None:
-            raise ConflictError("The operator or the source was deleted meanwhile.") from exc
+            raise ConflictError(gettext("The operator or the source was deleted meanwhile.")) from exc
         raise DomainError(_duplicate_link_message(existing), field="non_field_errors", code="unique") from exc
 
 
 def _duplicate_link_message(link: OperatorSource) -> str:
-    return (
-        f"Operator {link.operator_id} is already linked to source {link.source_id} "
-        f"(link {link.pk}, weight {link.weight}); change that link's weight instead."
-    )
+    return gettext(
+        "Operator %(operator)d is already linked to source %(source)d (link %(link)d, weight %(weight)d); "
+        "change that link's weight instead."
+    ) % {"operator": link.operator_id, "source": link.source_id, "link": link.pk, "weight": link.weight}
 
 
 def link_update(*, link_id: int, weight: int, actor=None) -> OperatorSource:
     """Change a weight. Raising it from 0 brings room: the source's queue is drained."""
     link = OperatorSource.objects.filter(pk=link_id).first()
     if link is None:
-        raise NotFoundError(f"Operator-source link {link_id} does not exist.")
+        raise NotFoundError(gettext("Operator-source link %(id)d does not exist.") % {"id": link_id})
     with transaction.atomic(), routing_locked(source_ids=[link.source_id], operator_ids=[link.operator_id]) as ctx:
         link = next((lk for lk in ctx.links[link.source_id] if lk.pk == link_id), None)
         if link is None:
-            raise NotFoundError(f"Operator-source link {link_id} does not exist.")
+            raise NotFoundError(gettext("Operator-source link %(id)d does not exist.") % {"id": link_id})
         previous = link.weight
         if weight != previous:
             before = routing_snapshot(link)
@@ -239,10 +241,10 @@ def link_update(*, link_id: int, weight: int, actor=None) -> OperatorSource:
 def link_delete(*, link_id: int, actor=None) -> None:
     link = OperatorSource.objects.filter(pk=link_id).first()
     if link is None:
-        raise NotFoundError(f"Operator-source link {link_id} does not exist.")
+        raise NotFoundError(gettext("Operator-source link %(id)d does not exist.") % {"id": link_id})
     with transaction.atomic(), routing_locked(source_ids=[link.source_id], operator_ids=[link.operator_id]):
         deleted, _ = OperatorSource.objects.filter(pk=link_id).delete()
         if not deleted:
-            raise NotFoundError(f"Operator-source link {link_id} does not exist.")
+            raise NotFoundError(gettext("Operator-source link %(id)d does not exist.") % {"id": link_id})
         routing_change_record(actor=actor, action="delete", obj=link, before=routing_snapshot(link), deleted=True)
         smooth_round_restart(source_ids=[link.source_id])
