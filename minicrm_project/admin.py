@@ -273,7 +273,7 @@ class MinicrmAdminSite(admin.AdminSite):
                 actor=request.user,
             )
         except DomainError as exc:
-            messages.error(request, exc.message)
+            messages.error(request, exc.message_for(request.user))
         target = request.POST.get("next") or ""
         if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
             target = reverse("admin:crm_operatorcontact_changelist")

@@ -62,7 +62,7 @@ class WebhookEndpointForm(forms.ModelForm):
                 self.updated = webhook_endpoint_update(endpoint_id=self.instance.pk, **fields)
         except DomainError as exc:
             field = {"source_id": "source"}.get(exc.field, exc.field)
-            self.add_error(field if field in self.fields else None, exc.message)
+            self.add_error(field if field in self.fields else None, exc.message_for(self.actor))
 
 
 class WebhookDeliveryInline(admin.TabularInline):
@@ -253,7 +253,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         try:
             webhook_delivery_retry_now(delivery_id=delivery_id)
         except DomainError as exc:
-            self.message_user(request, exc.message, messages.ERROR)
+            self.message_user(request, exc.message_for(request.user), messages.ERROR)
         else:
             self.message_user(request, gettext("The delivery will be attempted again now."), messages.SUCCESS)
         return self._back(endpoint)

@@ -31,10 +31,11 @@ def database_busy(exc: Exception) -> bool:
 
 def exception_handler(exc, context):
     if isinstance(exc, DomainError):
+        message = exc.message_for(getattr(context.get("request"), "user", None))
         if exc.field:
-            body = {exc.field: [exc.message]}
+            body = {exc.field: [message]}
         else:
-            body = {"detail": exc.message, "code": exc.code}
+            body = {"detail": message, "code": exc.code}
         return Response(body, status=exc.status_code)
     if isinstance(exc, Http404) and (detail := _not_found_detail(context)):
         return Response({"detail": detail, "code": "not_found"}, status=status.HTTP_404_NOT_FOUND)

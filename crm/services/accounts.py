@@ -65,6 +65,9 @@ def operator_login_create(*, operator_id: int, username: str) -> tuple[object, s
                     gettext("User %(name)s is already the login of operator %(operator)s.")
                     % {"name": repr(username), "operator": other.name},
                     field="username",
+                    needs=("crm.view_operator",),
+                    public=gettext("User %(name)s is already the login of another operator.")
+                    % {"name": repr(username)},
                 )
         if operator.user_id is not None and operator.user_id != user.pk:
             raise DomainError(
@@ -72,6 +75,8 @@ def operator_login_create(*, operator_id: int, username: str) -> tuple[object, s
                 % {"name": operator.name, "user": operator.user},
                 field="operator_id",
                 code="unique",
+                needs=("auth.view_user",),
+                public=gettext("Operator %(name)s already has a login.") % {"name": operator.name},
             )
         password = secrets.token_urlsafe(12)
         user.set_password(password)

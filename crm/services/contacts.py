@@ -10,11 +10,23 @@ from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy
 
 from crm.errors import ConflictError, DomainError, NotFoundError
-from crm.models import AssignmentVia, Contact, DecisionStrategy, EventType, Exclusion, Operator
+from crm.models import AssignmentVia, Contact, DecisionStrategy, EventType, Exclusion, Operator, UnassignedReason
 from crm.services.assignment import Decision
 from crm.services.events import actor_of, assignment_event, event_build, event_record, events_record
 from crm.services.locking import RoutingContext, routing_locked
 from crm.services.queue import queue_drain_bounded
+
+# What reading an operator's name, state or load takes (the decision record's rule as well).
+READ_OPERATORS = ("crm.view_operator",)
+
+
+def _target_refused(operator_id: int, message: str, *, code: str | None = None, missing: bool = False) -> DomainError:
+    """A refusal of `operator_id` as the target of a reassignment or a transfer. `message` says
+    why (his name, state, load); a caller who may not read operators learns only that this
+    operator cannot take the contact, not why, nor whether the id exists."""
+    public = gettext("Operator %(id)d cannot take this contact.") % {"id": operator_id}
+    error = NotFoundError if missing else DomainError
+    return error(message, field="operator_id", code=code, needs=READ_OPERATORS, public=public)
 
 
 def _get(contact_id: int) -> Contact:
@@ -80,7 +92,9 @@ def contact_reassign(
                 field="operator_id",
             )
         if operator_id is not None and not Operator.objects.filter(pk=operator_id).exists():
-            raise NotFoundError(gettext("Operator %(id)d does not exist.") % {"id": operator_id}, field="operator_id")
+            raise _target_refused(
+                operator_id, gettext("Operator %(id)d does not exist.") % {"id": operator_id}, missing=True
+            )
         with (
             transaction.atomic(),
             routing_locked(serving=[old], source_ids=[contact.source_id], operator_ids=[operator_id]) as ctx,
@@ -90,13 +104,18 @@ def contact_reassign(
             else:
                 decision = ctx.decide(contact.source_id, rng=rng, lead_id=contact.lead_id, exclude_operator_id=old)
                 if decision.operator_id is None and old is not None:
+                    reason = UnassignedReason(decision.reason).label
                     raise DomainError(
                         gettext(
                             "No other operator can take contact %(id)d now (%(reason)s); "
                             "it stays with operator %(operator)d."
                         )
-                        % {"id": contact_id, "reason": decision.reason, "operator": old},
+                        % {"id": contact_id, "reason": reason, "operator": old},
                         code=decision.reason,
+                        # Whom the contact is with is the contact's detail.
+                        needs=("crm.view_contact",),
+                        public=gettext("No other operator can take contact %(id)d now (%(reason)s).")
+                        % {"id": contact_id, "reason": reason},
                     )
             changed = Contact.objects.filter(pk=contact_id, status=Contact.Status.OPEN, operator_id=old).update(
                 operator_id=decision.operator_id,
@@ -167,7 +186,9 @@ def contact_transfer(
                 code="same_operator",
             )
         if not Operator.objects.filter(pk=operator_id).exists():
-            raise NotFoundError(gettext("Operator %(id)d does not exist.") % {"id": operator_id}, field="operator_id")
+            raise _target_refused(
+                operator_id, gettext("Operator %(id)d does not exist.") % {"id": operator_id}, missing=True
+            )
         # Lock order as everywhere: every operator concerned in one ordered statement (his,
         # the target, and the operators of the sources his freed room can serve).
         with (
@@ -177,17 +198,17 @@ def contact_transfer(
             candidates = ctx.candidates(contact.source_id)
             target = next((c for c in candidates if c.operator_id == operator_id), None)
             if target is None:
-                raise DomainError(
+                raise _target_refused(
+                    operator_id,
                     gettext("Operator %(id)d does not serve this contact's source.") % {"id": operator_id},
-                    field="operator_id",
                     code="not_linked",
                 )
             refusal = target.exclusion
             if refusal is not None:
-                raise DomainError(
+                raise _target_refused(
+                    operator_id,
                     _TRANSFER_REFUSALS[refusal]
                     % {"name": target.name, "load": target.load, "max_load": target.max_load},
-                    field="operator_id",
                     code=refusal,
                 )
             decision = Decision(
@@ -227,21 +248,21 @@ def _manual_decision(ctx: RoutingContext, contact: Contact, operator_id: int) ->
     candidates = ctx.candidates(contact.source_id)
     target = next((c for c in candidates if c.operator_id == operator_id), None)
     if target is None:
-        raise DomainError(
+        raise _target_refused(
+            operator_id,
             gettext("Operator %(id)d does not serve source %(source)d; link them first.")
             % {"id": operator_id, "source": contact.source_id},
-            field="operator_id",
             code="not_linked",
         )
     if target.manual_exclusion == Exclusion.INACTIVE:
-        raise DomainError(
-            gettext("Operator %(name)s is inactive.") % {"name": target.name}, field="operator_id", code="inactive"
+        raise _target_refused(
+            operator_id, gettext("Operator %(name)s is inactive.") % {"name": target.name}, code="inactive"
         )
     if target.manual_exclusion == Exclusion.FULL:
-        raise DomainError(
+        raise _target_refused(
+            operator_id,
             gettext("Operator %(name)s is full (%(load)d / %(max_load)d).")
             % {"name": target.name, "load": target.load, "max_load": target.max_load},
-            field="operator_id",
             code="full",
         )
     # The record shows every candidate as the routing would have seen it, and the manual pick.

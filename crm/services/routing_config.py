@@ -12,7 +12,7 @@ from django.utils.translation import gettext, ngettext
 from crm.errors import ConflictError, DomainError, NotFoundError
 from crm.models import Operator, OperatorSource, Source
 from crm.services.availability import availability_apply
-from crm.services.contacts import operator_contacts_requeue, operator_open_contact_source_ids
+from crm.services.contacts import READ_OPERATORS, operator_contacts_requeue, operator_open_contact_source_ids
 from crm.services.locking import routing_locked, smooth_round_restart
 from crm.services.queue import queue_drain_bounded
 from crm.services.routing_history import routing_change_record, routing_snapshot
@@ -40,13 +40,25 @@ def _name_taken(kind: str, name: str, pk: int | None = None) -> str:
     return gettext("A source named %(name)s already exists (id %(id)d).") % {"name": repr(name), "id": pk}
 
 
+def _name_taken_error(kind: str, clash: Operator | Source, sent: str) -> DomainError:
+    """The other row's id and its own spelling of the name are for callers who may read it;
+    the others hear only that the name they sent is taken."""
+    return DomainError(
+        _name_taken(kind, clash.name, clash.pk),
+        field="name",
+        code="unique",
+        needs=(f"crm.view_{kind}",),
+        public=_name_taken(kind, sent),
+    )
+
+
 def _save_unique_name(instance: Operator | Source, *, kind: str, update_fields: list[str] | None = None) -> None:
     """Save, turning a clash on the case-insensitive unique name into a 400 that says so.
     The pre-check gives the usual message; the IntegrityError covers a concurrent twin."""
     model = type(instance)
     clash = model.objects.filter(name__iexact=instance.name).exclude(pk=instance.pk).first()
     if clash is not None:
-        raise DomainError(_name_taken(kind, clash.name, clash.pk), field="name", code="unique")
+        raise _name_taken_error(kind, clash, instance.name)
     try:
         with transaction.atomic():
             instance.save(update_fields=update_fields)
@@ -135,6 +147,10 @@ def operator_update(
                     % {"name": operator.name, "load": operator.open_load},
                     field="max_load",
                     code="below_current_load",
+                    needs=READ_OPERATORS,
+                    public=gettext(
+                        "max_load cannot be lower than the operator's open contacts. Close or reassign contacts first."
+                    ),
                 )
             operator.max_load = max_load
         _save_unique_name(operator, kind="operator", update_fields=["name", "is_active", "max_load"])
@@ -192,7 +208,7 @@ def link_create(*, operator_id: int, source_id: int, weight: int, actor=None) ->
         raise NotFoundError(gettext("Source %(id)d does not exist.") % {"id": source_id}, field="source_id")
     existing = OperatorSource.objects.filter(operator_id=operator_id, source_id=source_id).first()
     if existing is not None:
-        raise DomainError(_duplicate_link_message(existing), field="non_field_errors", code="unique")
+        raise _duplicate_link_error(existing)
     try:
         with transaction.atomic(), routing_locked(source_ids=[source_id], operator_ids=[operator_id]):
             link = OperatorSource.objects.create(operator_id=operator_id, source_id=source_id, weight=weight)
@@ -207,14 +223,23 @@ def link_create(*, operator_id: int, source_id: int, weight: int, actor=None) ->
         existing = OperatorSource.objects.filter(operator_id=operator_id, source_id=source_id).first()
         if existing is None:
             raise ConflictError(gettext("The operator or the source was deleted meanwhile.")) from exc
-        raise DomainError(_duplicate_link_message(existing), field="non_field_errors", code="unique") from exc
+        raise _duplicate_link_error(existing) from exc
 
 
-def _duplicate_link_message(link: OperatorSource) -> str:
-    return gettext(
-        "Operator %(operator)d is already linked to source %(source)d (link %(link)d, weight %(weight)d); "
-        "change that link's weight instead."
-    ) % {"operator": link.operator_id, "source": link.source_id, "link": link.pk, "weight": link.weight}
+def _duplicate_link_error(link: OperatorSource) -> DomainError:
+    """The existing link's id and weight are for callers who may read links."""
+    ids = {"operator": link.operator_id, "source": link.source_id}
+    return DomainError(
+        gettext(
+            "Operator %(operator)d is already linked to source %(source)d (link %(link)d, weight %(weight)d); "
+            "change that link's weight instead."
+        )
+        % {**ids, "link": link.pk, "weight": link.weight},
+        field="non_field_errors",
+        code="unique",
+        needs=("crm.view_operatorsource",),
+        public=gettext("Operator %(operator)d is already linked to source %(source)d.") % ids,
+    )
 
 
 def link_update(*, link_id: int, weight: int, actor=None) -> OperatorSource:
