@@ -12,10 +12,12 @@ from contextlib import nullcontext
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.actions import delete_selected
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.models import Permission
 from django.core.exceptions import EmptyResultSet, FullResultSet, ValidationError
 from django.db import DataError, connections, transaction
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
@@ -31,6 +33,41 @@ ACCUSATIVE = {
     "auth.user": pgettext_lazy("accusative", "user"),
     "auth.group": pgettext_lazy("accusative", "group"),
 }
+# The plural accusative differs from the plural's own form only for people ("пользователей");
+# ours: ModelAdmin.verbose_name_plural_accusative.
+ACCUSATIVE_PLURAL = {
+    "auth.user": pgettext_lazy("accusative", "users"),
+}
+
+
+# Django stores a permission's name ("Can add group") in the database, in the language the
+# migration ran in; the permission pickers of users and groups show it translated instead.
+PERMISSION_ACTIONS = {
+    "add": pgettext_lazy("permission", "Can add %(name)s"),
+    "change": pgettext_lazy("permission", "Can change %(name)s"),
+    "delete": pgettext_lazy("permission", "Can delete %(name)s"),
+    "view": pgettext_lazy("permission", "Can view %(name)s"),
+}
+
+
+def permission_label(permission: Permission) -> str:
+    """ "Пользователи и группы | группа | Добавление: группа", in the active language."""
+    model = permission.content_type.model_class()
+    action, _, model_name = permission.codename.partition("_")
+    if model is None or action not in PERMISSION_ACTIONS or model_name != model._meta.model_name:
+        return str(permission)
+    return f"{permission.content_type} | {PERMISSION_ACTIONS[action] % {'name': model._meta.verbose_name}}"
+
+
+def _delete_selected(modeladmin, request, queryset):
+    """Django's "Delete selected" action, whose confirmation names the objects after "delete"
+    in the accusative ("удалить пользователя", not "удалить пользователь")."""
+    response = delete_selected(modeladmin, request, queryset)
+    context = getattr(response, "context_data", None)
+    if context is not None and not context.get("perms_lacking") and not context.get("protected"):
+        many = queryset.count() != 1
+        context["objects_name"] = modeladmin.accusative_name(plural=many)
+    return response
 
 
 class GuardedChangeList(ChangeList):
@@ -91,14 +128,43 @@ class GuardedChangeList(ChangeList):
 class GuardedAdminMixin:
     """What the site adds to every ModelAdmin it registers, Django's and knox's included."""
 
-    def accusative_name(self):
+    def accusative_name(self, *, plural: bool = False):
         """The model's name where Django's titles put it after a verb ("Add %s", "Select %s to
-        change"): Russian needs the accusative there ("Добавить оператора")."""
+        change", "Are you sure you want to delete the %s"): Russian needs the accusative there
+        ("Добавить оператора")."""
+        if plural:
+            return (
+                getattr(self, "verbose_name_plural_accusative", None)
+                or ACCUSATIVE_PLURAL.get(self.opts.label_lower)
+                or self.opts.verbose_name_plural
+            )
         return (
             getattr(self, "verbose_name_accusative", None)
             or ACCUSATIVE.get(self.opts.label_lower)
             or self.opts.verbose_name
         )
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        field = super().formfield_for_manytomany(db_field, request, **kwargs)
+        if field is not None and db_field.related_model is Permission:
+            field.label_from_instance = permission_label
+        return field
+
+    def delete_view(self, request, object_id, extra_context=None):
+        response = super().delete_view(request, object_id, extra_context)
+        context = getattr(response, "context_data", None)
+        # "Are you sure you want to delete the %s": the accusative. (The refusals, "Deleting the
+        # %s would...", need the genitive and keep Django's name.)
+        if context is not None and not context.get("perms_lacking") and not context.get("protected"):
+            context["object_name"] = self.accusative_name()
+        return response
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if "delete_selected" in actions:
+            _, name, description = actions["delete_selected"]
+            actions["delete_selected"] = (_delete_selected, name, description)
+        return actions
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         name = self.accusative_name()

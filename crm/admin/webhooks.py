@@ -13,6 +13,7 @@ from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.text import capfirst
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
@@ -33,7 +34,7 @@ class WebhookEndpointForm(forms.ModelForm):
     # Plain text: the service checks the URL (scheme, host, addresses) and says what is wrong.
     url = forms.CharField(label=_("URL"), max_length=WEBHOOK_URL_MAX_LENGTH)
     events = forms.MultipleChoiceField(
-        label=_("events"), choices=WebhookEventType.choices, widget=forms.CheckboxSelectMultiple
+        label=capfirst(_("events")), choices=WebhookEventType.choices, widget=forms.CheckboxSelectMultiple
     )
 
     class Meta:

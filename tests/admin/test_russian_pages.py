@@ -1,0 +1,66 @@
+"""The admin's delete confirmations and add/change forms read naturally in Russian (found by
+looking at every such page in the browser, tests/live/browser/test_admin_pages_ru.py): the
+model's name after "delete" and in the add form's breadcrumb is in the accusative, the
+permission pickers are translated, and every form label starts with a capital."""
+
+import pytest
+from django.contrib.auth.models import Group
+
+from crm.models import BotSource
+from crm.services.accounts import bot_create
+from tests.factories import SourceFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+RU = {"HTTP_ACCEPT_LANGUAGE": "ru"}
+
+
+@pytest.fixture
+def root_client(client):
+    client.force_login(UserFactory(username="root", is_staff=True, is_superuser=True))
+    return client
+
+
+@pytest.fixture
+def binding():
+    source = SourceFactory(name="tg")
+    bot_create(name="bot", sources=[str(source.pk)])
+    return BotSource.objects.get()
+
+
+def test_the_delete_confirmation_names_the_object_in_the_accusative(root_client, binding):
+    page = root_client.get(f"/admin/crm/botsource/{binding.pk}/delete/", **RU).content.decode()
+    assert "хотите удалить привязку бота к источнику" in page
+    assert "удалить привязка" not in page
+    assert BotSource.objects.filter(pk=binding.pk).exists()
+
+
+@pytest.mark.parametrize(("n", "words"), [(1, "хотите удалить пользователя?"), (2, "хотите удалить пользователей?")])
+def test_the_bulk_delete_confirmation_too(root_client, n, words):
+    users = [UserFactory() for _ in range(n)]
+    page = root_client.post(
+        "/admin/auth/user/",
+        {"action": "delete_selected", "_selected_action": [u.pk for u in users]},
+        **RU,
+    ).content.decode()
+    assert words in page
+    assert len(users) == n and all(type(u).objects.filter(pk=u.pk).exists() for u in users)
+
+
+def test_the_add_forms_breadcrumb_is_its_title(root_client):
+    page = root_client.get("/admin/crm/botsource/add/", **RU).content.decode()
+    assert "Добавить привязку бота к источнику" in page and "Добавить привязка" not in page
+
+
+def test_the_permission_pickers_are_translated(root_client):
+    group = Group.objects.create(name="leads")
+    for url in ("/admin/auth/group/add/", f"/admin/auth/group/{group.pk}/change/"):
+        page = root_client.get(url, **RU).content.decode()
+        assert "Маршрутизация обращений | оператор | Добавление: оператор" in page
+        assert "Can add" not in page and "Can view" not in page
+    assert "Can add operator" in root_client.get("/admin/auth/group/add/").content.decode()
+
+
+def test_the_webhook_forms_labels_start_with_a_capital(root_client):
+    page = root_client.get("/admin/crm/webhookendpoint/add/", **RU).content.decode()
+    assert "События:" in page and "события:" not in page
