@@ -9,8 +9,10 @@ after every intake run, and writes `bench/results/<date>.md` and `.json` with ev
 and every command. It also refreshes the "Latest figures" section of docs/performance.md.
 
 Scenarios, in order:
-  1. PostgreSQL, one instance: baseline and intake at 16 connections (ABBA order, so a linear
-     drift of the machine's speed cancels out of the ratio), then at 64.
+  1. PostgreSQL, one instance, `make run` settings (throttling on, never tripping): /healthz,
+     intake and baseline at 16 connections, three rounds in rotated order (the headline: intake /
+     healthz, with its spread), then at 64; then the intake in one process (bench.profile: CPU per
+     intake, lock hold time), three times.
   2. PostgreSQL, two instances on two ports, one database, the load split between them.
   3. PostgreSQL growth: 10^3, 10^5, 10^6 contacts bulk-loaded (SQL, not the API; two contacts
      per lead, leads with realistic names, phones and emails); at each size the first page of
@@ -32,19 +34,46 @@ This module holds the scenarios and the command line; the parts live beside it:
 import argparse
 import datetime
 import os
+import re
+import subprocess
+import sys
 import time
 import urllib.parse
 
 from bench import report as reporting
 from bench.backlog import run_backlog
 from bench.load import Load, loadavg
-from bench.servers import Servers, pg_db, sqlite_db
+from bench.servers import ROOT, Servers, pg_db, sqlite_db
 
 DEFAULT_PG_URL = "postgres://postgres@127.0.0.1:5432/minicrm_bench"
 SCENARIOS = ["main-pg", "two-pg", "growth-pg", "main-sqlite", "growth-sqlite", "backlog-pg"]
 # At each size of the growth scenarios: the first page of the lists, a lead search (a full name,
 # a phone as people type it, or an email's local part), the intake, and the baseline.
 GROWTH_MODES = ["contacts", "leads", "search", "intake", "baseline"]
+HEADLINE_ROUNDS = 3
+# The settings `make run` serves with: throttling on, at rates no run reaches, so its cost counts.
+NEVER_TRIPS = "100000000/s"
+
+
+def run_inprocess(*, rounds: int, log) -> list[dict]:
+    """`python -m bench.profile intake --settings make-run`, `rounds` times: application and
+    PostgreSQL CPU per intake, statements, and the lock hold time (first operator lock to
+    commit), without HTTP and without contention."""
+    found = []
+    for _ in range(rounds):
+        argv = [sys.executable, "-m", "bench.profile", "intake", "--requests", "500", "--settings", "make-run"]
+        out = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, check=True).stdout
+        figures = {
+            "app_cpu_ms": float(re.search(r"app CPU ([0-9.]+) ms", out).group(1)),
+            "db_cpu_ms": float(re.search(r"backend CPU ([0-9.]+) ms", out).group(1)),
+            "statements": float(re.search(r"([0-9.]+) SQL statements", out).group(1)),
+            "lock_hold_p50_ms": float(re.search(r"p50 ([0-9.]+) ms, p99", out).group(1)),
+            "lock_hold_p99_ms": float(re.search(r"p99 ([0-9.]+) ms ->", out).group(1)),
+            "commit_p50_ms": float(re.search(r"the commit \(its WAL flush\): p50 ([0-9.]+) ms", out).group(1)),
+        }
+        found.append(figures)
+        log("  in-process intake: " + ", ".join(f"{k} {v}" for k, v in figures.items()))
+    return found
 
 
 class Bench:
@@ -58,6 +87,7 @@ class Bench:
         self.load = Load(self.servers, duration=args.duration, log=self.log)
         self.loads: list[dict] = []
         self.backlog: list[dict] | None = None
+        self.inprocess: list[dict] = []
 
     def log(self, msg: str) -> None:
         print(f"[{time.time() - self.started:6.0f}s] {msg}", flush=True)
@@ -74,10 +104,22 @@ class Bench:
             return
         self.servers.start(db, port)
         try:
-            self.load.warm_up(setup, [port])
-            for mode in ("baseline", "intake", "intake", "baseline"):
-                self.load.measure(db=db, scenario="main", mode=mode, conns=16, setup=setup, ports=[port])
-            for mode in ("baseline", "intake"):
+            self.load.warm_up(setup, [port], modes=("baseline", "intake", "healthz"))
+            # The headline, intake / healthz, three times; the order rotates from round to round
+            # so that a drift of the machine's speed favours none of the three.
+            modes = ["healthz", "intake", "baseline"]
+            for round_no in range(HEADLINE_ROUNDS):
+                for mode in modes[round_no % 3 :] + modes[: round_no % 3]:
+                    self.load.measure(
+                        db=db,
+                        scenario="main",
+                        mode=mode,
+                        conns=16,
+                        setup=setup,
+                        ports=[port],
+                        label=f"{mode} r{round_no + 1}",
+                    )
+            for mode in modes:
                 self.load.measure(db=db, scenario="main", mode=mode, conns=64, setup=setup, ports=[port])
         finally:
             self.servers.stop_all()
@@ -149,6 +191,8 @@ def main() -> None:
     if set(args.growth_modes) - set(GROWTH_MODES):
         raise SystemExit(f"unknown growth modes; choose from {GROWTH_MODES}")
 
+    os.environ.setdefault("THROTTLE_INTAKE_RATE", NEVER_TRIPS)
+    os.environ.setdefault("THROTTLE_API_RATE", NEVER_TRIPS)
     bench = Bench(args)
     start_load = loadavg()
     pg = pg_db(args.pg_url)
@@ -165,6 +209,9 @@ def main() -> None:
         if "main-pg" in wanted or "two-pg" in wanted:
             bench.log("PostgreSQL: baseline and intake, one instance")
             bench.main_cases(pg, port, measure="main-pg" in wanted)
+        if "main-pg" in wanted:
+            bench.log("PostgreSQL: the intake in one process (bench.profile, make-run settings)")
+            bench.inprocess = run_inprocess(rounds=HEADLINE_ROUNDS, log=bench.log)
         if "two-pg" in wanted:
             bench.log("PostgreSQL: two instances, one database")
             bench.two_instances(pg, [port + 1, port + 2])
@@ -200,7 +247,8 @@ def main() -> None:
         "loadavg_start": start_load,
         "loadavg_end": loadavg(),
         "elapsed_s": round(time.time() - bench.started),
-        "summary": reporting.summary(bench.load.runs),
+        "summary": reporting.summary(bench.load.runs, bench.inprocess),
+        "inprocess": bench.inprocess,
         "loads": bench.loads,
         "backlog": bench.backlog,
         "runs": bench.load.runs,

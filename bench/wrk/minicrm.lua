@@ -1,6 +1,6 @@
 -- wrk script for the minicrm benchmarks.
 --   wrk -t1 -c16 -d10s -s bench/wrk/minicrm.lua http://127.0.0.1:PORT -- MODE TAG SOURCE_IDS
--- MODE: intake (POST /api/v1/contacts/), baseline (POST /bench/baseline/),
+-- MODE: intake (POST /api/v1/contacts/), baseline (POST /bench/baseline/), healthz (GET /healthz),
 --       contacts or leads (GET the first page of the list), search (GET /api/v1/leads/?search=
 --       with a term drawn from the file BENCH_SEARCH_TERMS, one URL-encoded term a line).
 -- TAG makes every external_id of the run unique: TAG-THREAD-N. SOURCE_IDS: "1,2,3".
@@ -36,6 +36,7 @@ function init(args)
     contacts = "/api/v1/contacts/",
     leads = "/api/v1/leads/",
     search = "/api/v1/leads/?search=",
+    healthz = "/healthz",
   }
   terms = {}
   if mode == "search" then
@@ -51,7 +52,7 @@ end
 
 function request()
   sent = sent + 1
-  if mode == "contacts" or mode == "leads" then
+  if mode == "contacts" or mode == "leads" or mode == "healthz" then
     return wrk.format("GET", path)
   end
   if mode == "search" then

@@ -6,11 +6,26 @@ import random
 from django.db import transaction
 from django.utils.translation import gettext
 
+from crm.compiled import CompiledQuery, compiled, insert
 from crm.errors import NotFoundError
 from crm.models import ActorKind, AssignmentVia, Contact, EventType, Source, UnassignedReason
 from crm.services.events import SYSTEM, Actor, assignment_event, event_build, events_record
 from crm.services.leads import LeadProfile, lead_normalise_external_id, lead_touch, message_clean, metadata_clean
 from crm.services.locking import routing_locked
+
+# A source id no row has: stands for the real one while the queue check is compiled.
+SOURCE_MARKER = -7_700_002
+
+
+def _source_has_waiting(source_id: int) -> bool:
+    """Whether a contact of the source waits (index crm_contact_waiting_idx), in a statement
+    compiled once per connection (crm.compiled)."""
+
+    def build() -> CompiledQuery:
+        query = Contact.objects.waiting().filter(source_id=SOURCE_MARKER).values_list("pk")[:1]
+        return CompiledQuery(query, source_id=SOURCE_MARKER)
+
+    return bool(compiled("intake_source_has_waiting", build).rows(source_id=source_id))
 
 
 def contact_register(
@@ -70,9 +85,9 @@ def contact_register(
             # drain batch that committed while we waited for the lock is seen, so we neither
             # queue behind contacts it has just assigned nor miss ones it left waiting.
             # Index crm_contact_waiting_idx; only asked when there is room to give.
-            if decision.operator_id is not None and Contact.objects.waiting().filter(source_id=source_id).exists():
+            if decision.operator_id is not None and _source_has_waiting(source_id):
                 decision = dataclasses.replace(decision, operator_id=None, reason=UnassignedReason.BEHIND_QUEUE)
-            contact = Contact.objects.create(
+            contact = Contact(
                 lead=lead,
                 source_id=source_id,
                 operator_id=decision.operator_id,
@@ -82,6 +97,7 @@ def contact_register(
                 message=message,
                 metadata=metadata,
             )
+            insert([contact])
             if registered_by is None:
                 actor = SYSTEM
             else:

@@ -28,9 +28,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 
+from crm.compiled import CompiledQuery, compiled
 from crm.metrics import Stopwatch, lock_hold_observed
 from crm.models import Contact, Operator, OperatorSource, Source
 from crm.services.assignment import Candidate, Decision, choose_operator
@@ -64,12 +65,7 @@ class RoutingContext:
         the wait. Loads are what the capacity rule needs, so they are always fresh; where
         the links matter, the intake calls `refresh_links` (see contact_register).
         None when the source does not exist."""
-        links = list(
-            OperatorSource.objects.filter(source_id=source_id)
-            .select_related("operator", "source")
-            .select_for_update(of=("operator",), no_key=True)
-            .order_by("operator_id")
-        )
+        links = compiled("intake_lock", _intake_lock_query).objects(source_id=source_id)
         if links:
             source = links[0].source
         else:
@@ -86,11 +82,11 @@ class RoutingContext:
         """Read the source's links again, after the lock: every writer of a link holds the
         source's operator locks, so this read sees the weights and smooth counts the last
         lock holder left. Links of operators we have not locked (created meanwhile) stay out."""
-        links = list(
-            OperatorSource.objects.filter(source_id=source_id, operator_id__in=list(self.operators)).order_by(
-                "operator_id"
-            )
-        )
+        links = [
+            link
+            for link in compiled("source_links", _source_links_query).objects(source_id=source_id)
+            if link.operator_id in self.operators
+        ]
         for link in links:
             link.operator = self.operators[link.operator_id]
         self.links[source_id] = links
@@ -172,17 +168,48 @@ class RoutingContext:
         self.load_delta[operator_id] -= 1
 
     def _flush(self) -> None:
-        """Write the load and smooth-round changes (deltas: F() expressions, one UPDATE per
+        """Write the load and smooth-round changes (deltas added in SQL, one UPDATE per
         changed row). The CHECK 0 <= open_load <= max_load guards every write."""
-        for operator_id, delta in self.load_delta.items():
-            if delta:
-                Operator.objects.filter(pk=operator_id).update(open_load=F("open_load") + delta)
-                self.operators[operator_id].open_load += delta
-        for link_id, delta in self.smooth_delta.items():
-            if delta:
-                OperatorSource.objects.filter(pk=link_id).update(smooth_count=F("smooth_count") + delta)
+        with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
+            for operator_id, delta in self.load_delta.items():
+                if delta:
+                    cursor.execute(_add_sql(Operator, "open_load"), [delta, operator_id])
+                    self.operators[operator_id].open_load += delta
+            for link_id, delta in self.smooth_delta.items():
+                if delta:
+                    cursor.execute(_add_sql(OperatorSource, "smooth_count"), [delta, link_id])
         self.load_delta.clear()
         self.smooth_delta.clear()
+
+
+# A source id no row has: stands for the real one while the intake's lock is compiled.
+SOURCE_MARKER = -7_700_001
+
+
+def _intake_lock_query() -> CompiledQuery:
+    """The intake's lock statement (RoutingContext.lock_for_source), compiled once per
+    connection: its compilation was a fifth of the intake's CPU."""
+    return CompiledQuery(
+        OperatorSource.objects.filter(source_id=SOURCE_MARKER)
+        .select_related("operator", "source")
+        .select_for_update(of=("operator",), no_key=True)
+        .order_by("operator_id"),
+        source_id=SOURCE_MARKER,
+    )
+
+
+def _source_links_query() -> CompiledQuery:
+    """A source's links by operator id (RoutingContext.refresh_links), compiled once."""
+    return CompiledQuery(
+        OperatorSource.objects.filter(source_id=SOURCE_MARKER).order_by("operator_id"), source_id=SOURCE_MARKER
+    )
+
+
+def _add_sql(model, column: str) -> str:
+    """UPDATE model SET column = column + %s WHERE pk = %s, for this connection's database."""
+    quote = connections[DEFAULT_DB_ALIAS].ops.quote_name
+    table, column = quote(model._meta.db_table), quote(model._meta.get_field(column).column)
+    return f"UPDATE {table} SET {column} = {column} + %s WHERE {quote(model._meta.pk.column)} = %s"
 
 
 def sources_served_by(operator_id: int) -> list[int]:

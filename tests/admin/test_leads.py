@@ -1,11 +1,12 @@
-"""The lead's profile in the admin: who sees it, the search, and the erasure action."""
+"""The lead's profile in the admin: who sees it, the search, the erasure action, and the page
+with his contacts."""
 
 import pytest
 from django.contrib.auth.models import Permission
 
 from crm.models import Contact, Event, EventType, Lead
 from crm.services.intake import contact_register
-from tests.factories import OperatorSourceFactory, UserFactory
+from tests.factories import LeadFactory, OperatorFactory, OperatorSourceFactory, SourceFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -94,3 +95,20 @@ def test_erase_action_needs_the_delete_permission(client, anna):
     lead = Lead.objects.get(pk=anna.lead_id)
     assert lead.name == "Anna Petrova" and lead.erased_at is None
     assert not Event.objects.filter(type=EventType.LEAD_ERASED).exists()
+
+
+def test_lead_search_is_normalised_like_the_api(admin_client):
+    LeadFactory(external_id="user@example.com")
+    LeadFactory(external_id="other@example.com")
+    response = admin_client.get("/admin/crm/lead/", {"q": "  User@Example.COM "})
+    assert [lead.external_id for lead in response.context["cl"].result_list] == ["user@example.com"]
+
+
+def test_lead_page_lists_its_contacts_read_only(admin_client, rng):
+    src = SourceFactory(name="tg")
+    OperatorSourceFactory(operator=OperatorFactory(name="ivan"), source=src)
+    contact = contact_register(external_id="u@x", source_id=src.pk, rng=rng)
+    response = admin_client.get(f"/admin/crm/lead/{contact.lead_id}/change/")
+    page = response.content.decode()
+    assert f"#{contact.pk}" in page and "ivan" in page and "tg" in page
+    assert not response.context["has_change_permission"]

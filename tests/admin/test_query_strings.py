@@ -181,3 +181,14 @@ def test_every_registered_admin_is_guarded():
     from minicrm_project.admin import GuardedAdminMixin
 
     assert all(isinstance(model_admin, GuardedAdminMixin) for model_admin in admin.site._registry.values())
+
+
+def test_nul_in_admin_search_and_autocomplete_is_not_a_500(client, django_user_model):
+    admin_user = django_user_model.objects.create_superuser("nul-admin", password="pw-12345678")
+    client.force_login(admin_user)
+    r = client.get(
+        "/admin/autocomplete/", {"app_label": "crm", "model_name": "contact", "field_name": "operator", "term": "\x00"}
+    )
+    assert r.status_code == 200
+    r = client.get("/admin/crm/operator/", {"q": "iv\x00an"})
+    assert r.status_code == 200
