@@ -10,6 +10,7 @@ the site is built while the admins are being discovered, and they register on it
 import re
 from contextlib import nullcontext
 
+from django.apps import apps
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.actions import delete_selected
@@ -25,6 +26,7 @@ from django.urls import path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
+from knox.models import AuthToken
 
 # Apps whose every screen is plumbing rather than daily work.
 ACCESS_APPS = {"auth", "knox"}
@@ -51,12 +53,16 @@ PERMISSION_ACTIONS = {
 
 
 def permission_label(permission: Permission) -> str:
-    """ "Пользователи и группы | группа | Добавление: группа", in the active language."""
+    """ "Пользователи и группы | группа | Добавление: группа", in the active language. knox's
+    token is named as the admin shows it (crm.models.ApiKey: "API-ключ", not "auth token")."""
     model = permission.content_type.model_class()
     action, _, model_name = permission.codename.partition("_")
     if model is None or action not in PERMISSION_ACTIONS or model_name != model._meta.model_name:
         return str(permission)
-    return f"{permission.content_type} | {PERMISSION_ACTIONS[action] % {'name': model._meta.verbose_name}}"
+    if model is AuthToken:
+        model = apps.get_model("crm", "ApiKey")
+    what = PERMISSION_ACTIONS[action] % {"name": model._meta.verbose_name}
+    return f"{model._meta.app_config.verbose_name} | {model._meta.verbose_name} | {what}"
 
 
 def _delete_selected(modeladmin, request, queryset):
