@@ -64,3 +64,14 @@ def test_the_permission_pickers_are_translated(root_client):
 def test_the_webhook_forms_labels_start_with_a_capital(root_client):
     page = root_client.get("/admin/crm/webhookendpoint/add/", **RU).content.decode()
     assert "События:" in page and "события:" not in page
+
+
+def test_a_webhook_delivery_page_names_it_in_the_accusative(root_client, settings):
+    from crm.services.webhook_outbox import webhook_send_test
+    from crm.services.webhooks import webhook_endpoint_create
+
+    settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES = True
+    endpoint = webhook_endpoint_create(url="http://127.0.0.1:9/hook", events=["contact.registered"]).endpoint
+    delivery = webhook_send_test(endpoint_id=endpoint.pk)
+    page = root_client.get(f"/admin/crm/webhookdelivery/{delivery.pk}/change/", **RU).content.decode()
+    assert "Изменить доставку вебхука" in page and "доставка вебхука</h1>" not in page
