@@ -75,3 +75,18 @@ def test_a_webhook_delivery_page_names_it_in_the_accusative(root_client, setting
     delivery = webhook_send_test(endpoint_id=endpoint.pk)
     page = root_client.get(f"/admin/crm/webhookdelivery/{delivery.pk}/change/", **RU).content.decode()
     assert "Изменить доставку вебхука" in page and "доставка вебхука</h1>" not in page
+
+
+def test_an_inlines_add_link_reads_in_russian(root_client):
+    import html
+    import json
+    import re
+
+    source = SourceFactory(name="tg")
+    texts = []
+    for lang in ("ru", "en"):
+        page = root_client.get(f"/admin/crm/source/{source.pk}/change/", HTTP_ACCEPT_LANGUAGE=lang).content.decode()
+        [data] = re.findall(r'data-inline-formset="([^"]+)"', page)
+        texts.append(json.loads(html.unescape(data))["options"]["addText"])
+    # Django's "Добавить еще один Оператор": wrong case for a person, and a capital mid-sentence.
+    assert texts == ["Добавить ещё: оператор", "Add another operator"]
