@@ -23,7 +23,8 @@ accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
 # (?search=anna@example.com) or an admin search page would put personal data in the log.
 access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)ss "%(a)s"'
 errorlog = "-"
-# Request line and header limits: gunicorn refuses more with its own HTML 400. The line is
+# Request line and header limits: gunicorn refuses more with a 400 (431 for a header), which our
+# worker writes as JSON like the API's errors (minicrm_project/gunicorn_worker.py). The line is
 # raised from the 4094 default (long filter queries); 8190 is gunicorn's maximum.
 limit_request_line = 8190
 limit_request_fields = 100

@@ -4,16 +4,41 @@ DRF, so the same rule reads the same everywhere."""
 
 
 class DomainError(Exception):
-    """The request breaks a business rule. `field` names the input at fault, if one is."""
+    """The request breaks a business rule. `field` names the input at fault, if one is.
+
+    A refusal never tells a caller what he may not read. A message that names such things (an
+    operator's name or load, a link's weight, the operator a contact is with) lists in `needs`
+    the permissions that reading them takes, and gives in `public` the same refusal without
+    them; `message_for(user)` picks. The API, the admin and the operator's workspace show
+    `message_for(request.user)`; the management commands, run by whoever holds the shell, the
+    whole `message`."""
 
     status_code = 400
     default_code = "invalid"
 
-    def __init__(self, message: str, *, field: str | None = None, code: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        code: str | None = None,
+        needs: tuple[str, ...] = (),
+        public: str | None = None,
+    ):
         super().__init__(message)
+        if needs and public is None:
+            raise TypeError("A message that needs permissions must come with its public form.")
         self.message = message
         self.field = field
         self.code = code or self.default_code
+        self.needs = needs
+        self.public = public
+
+    def message_for(self, user) -> str:
+        """The message, or its public form for a caller without every permission in `needs`."""
+        if self.needs and not (user is not None and user.is_authenticated and user.has_perms(self.needs)):
+            return self.public
+        return self.message
 
 
 class NotFoundError(DomainError):
@@ -22,8 +47,8 @@ class NotFoundError(DomainError):
 
     default_code = "not_found"
 
-    def __init__(self, message: str, *, field: str | None = None, code: str | None = None):
-        super().__init__(message, field=field, code=code)
+    def __init__(self, message: str, *, field: str | None = None, code: str | None = None, **kwargs):
+        super().__init__(message, field=field, code=code, **kwargs)
         self.status_code = 400 if field else 404
 
 

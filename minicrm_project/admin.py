@@ -7,22 +7,27 @@ crm/admin/; the site only assembles them. It must not import crm.admin at module
 the site is built while the admins are being discovered, and they register on it.
 """
 
+import json
 import re
 from contextlib import nullcontext
 
+from django.apps import apps
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.actions import delete_selected
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.models import Permission
 from django.core.exceptions import EmptyResultSet, FullResultSet, ValidationError
 from django.db import DataError, connections, transaction
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.translation import gettext, pgettext_lazy
+from django.utils.translation import gettext, pgettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
+from knox.models import AuthToken
 
 # Apps whose every screen is plumbing rather than daily work.
 ACCESS_APPS = {"auth", "knox"}
@@ -31,6 +36,56 @@ ACCUSATIVE = {
     "auth.user": pgettext_lazy("accusative", "user"),
     "auth.group": pgettext_lazy("accusative", "group"),
 }
+# The plural accusative differs from the plural's own form only for people ("пользователей");
+# ours: ModelAdmin.verbose_name_plural_accusative.
+ACCUSATIVE_PLURAL = {
+    "auth.user": pgettext_lazy("accusative", "users"),
+}
+
+
+# Django stores a permission's name ("Can add group") in the database, in the language the
+# migration ran in; the permission pickers of users and groups show it translated instead.
+PERMISSION_ACTIONS = {
+    "add": pgettext_lazy("permission", "Can add %(name)s"),
+    "change": pgettext_lazy("permission", "Can change %(name)s"),
+    "delete": pgettext_lazy("permission", "Can delete %(name)s"),
+    "view": pgettext_lazy("permission", "Can view %(name)s"),
+}
+
+
+def permission_label(permission: Permission) -> str:
+    """ "Пользователи и группы | группа | Добавление: группа", in the active language. knox's
+    token is named as the admin shows it (crm.models.ApiKey: "API-ключ", not "auth token")."""
+    model = permission.content_type.model_class()
+    action, _, model_name = permission.codename.partition("_")
+    if model is None or action not in PERMISSION_ACTIONS or model_name != model._meta.model_name:
+        return str(permission)
+    if model is AuthToken:
+        model = apps.get_model("crm", "ApiKey")
+    what = PERMISSION_ACTIONS[action] % {"name": model._meta.verbose_name}
+    return f"{model._meta.app_config.verbose_name} | {model._meta.verbose_name} | {what}"
+
+
+class _InlineAdminFormSet(helpers.InlineAdminFormSet):
+    """Django's, whose "Add another <row>" link Russian cannot say with one word order for
+    every noun ("Добавить еще один Оператор"): the row's name follows a colon, as it is
+    ("Добавить ещё: оператор")."""
+
+    def inline_formset_data(self):
+        data = json.loads(super().inline_formset_data())
+        data["options"]["addText"] = pgettext("inline", "Add another %(name)s") % {"name": self.opts.verbose_name}
+        return json.dumps(data)
+
+
+def _delete_selected(modeladmin, request, queryset):
+    """Django's "Delete selected" action, whose confirmation names the objects after "delete"
+    in the accusative ("удалить пользователя", not "удалить пользователь")."""
+    response = delete_selected(modeladmin, request, queryset)
+    context = getattr(response, "context_data", None)
+    if context is not None and not context.get("perms_lacking") and not context.get("protected"):
+        many = queryset.count() != 1
+        context["objects_name"] = modeladmin.accusative_name(plural=many)
+    return response
 
 
 class GuardedChangeList(ChangeList):
@@ -91,14 +146,50 @@ class GuardedChangeList(ChangeList):
 class GuardedAdminMixin:
     """What the site adds to every ModelAdmin it registers, Django's and knox's included."""
 
-    def accusative_name(self):
+    def accusative_name(self, *, plural: bool = False):
         """The model's name where Django's titles put it after a verb ("Add %s", "Select %s to
-        change"): Russian needs the accusative there ("Добавить оператора")."""
+        change", "Are you sure you want to delete the %s"): Russian needs the accusative there
+        ("Добавить оператора")."""
+        if plural:
+            return (
+                getattr(self, "verbose_name_plural_accusative", None)
+                or ACCUSATIVE_PLURAL.get(self.opts.label_lower)
+                or self.opts.verbose_name_plural
+            )
         return (
             getattr(self, "verbose_name_accusative", None)
             or ACCUSATIVE.get(self.opts.label_lower)
             or self.opts.verbose_name
         )
+
+    def get_inline_formsets(self, request, formsets, inline_instances, obj=None):
+        inline_formsets = super().get_inline_formsets(request, formsets, inline_instances, obj)
+        for inline_formset in inline_formsets:
+            # Django builds them itself; only the text of their "add" link changes (see the class).
+            inline_formset.__class__ = _InlineAdminFormSet
+        return inline_formsets
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        field = super().formfield_for_manytomany(db_field, request, **kwargs)
+        if field is not None and db_field.related_model is Permission:
+            field.label_from_instance = permission_label
+        return field
+
+    def delete_view(self, request, object_id, extra_context=None):
+        response = super().delete_view(request, object_id, extra_context)
+        context = getattr(response, "context_data", None)
+        # "Are you sure you want to delete the %s": the accusative. (The refusals, "Deleting the
+        # %s would...", need the genitive and keep Django's name.)
+        if context is not None and not context.get("perms_lacking") and not context.get("protected"):
+            context["object_name"] = self.accusative_name()
+        return response
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if "delete_selected" in actions:
+            _, name, description = actions["delete_selected"]
+            actions["delete_selected"] = (_delete_selected, name, description)
+        return actions
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         name = self.accusative_name()
@@ -273,7 +364,7 @@ class MinicrmAdminSite(admin.AdminSite):
                 actor=request.user,
             )
         except DomainError as exc:
-            messages.error(request, exc.message)
+            messages.error(request, exc.message_for(request.user))
         target = request.POST.get("next") or ""
         if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
             target = reverse("admin:crm_operatorcontact_changelist")

@@ -15,11 +15,17 @@ complete (or at once, for TLS), as gunicorn does it. Like gunicorn's own threade
 does not serve pipelined requests (a second request sent before the first answer arrives
 waits for more bytes); HTTP clients today do not pipeline.
 
-Relies on gunicorn 23's ThreadWorker internals (TConn, the poller, the parser's unreader),
-pinned in requirements.txt.
+A request gunicorn itself refuses before Django sees it (a malformed request line, an
+oversized header, an invalid header name) is answered like every other error of ours, as JSON
+`{"detail": ..., "code": ...}`, instead of gunicorn's HTML page (`handle_error`).
+
+Relies on gunicorn 23's ThreadWorker internals (TConn, the poller, the parser's unreader, the
+error page `handle_error` writes), pinned in requirements.txt.
 """
 
 import contextlib
+import html
+import json
 import os
 import re
 import time
@@ -38,6 +44,47 @@ HEAD_END = b"\r\n\r\n"
 CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*(\d{1,12})[ \t]*\r\n", re.IGNORECASE)
 CHUNKED = re.compile(rb"\r\ntransfer-encoding:[^\r\n]*chunked", re.IGNORECASE)
 EXPECT_CONTINUE = re.compile(rb"\r\nexpect:[ \t]*100-continue", re.IGNORECASE)
+
+
+# gunicorn's error page: "HTTP/1.1 <status> <reason>" ... "</h1>" <message> "</body>".
+ERROR_STATUS = re.compile(rb"^HTTP/1\.1 (\d{3}) ([^\r\n]*)\r\n")
+ERROR_MESSAGE = re.compile(rb"</h1>\s*(.*?)\s*</body>", re.DOTALL)
+ERROR_CODES = {400: "bad_request", 403: "permission_denied", 431: "headers_too_large", 501: "not_implemented"}
+
+
+def json_error(page: bytes) -> bytes | None:
+    """gunicorn's HTML error response as the API's JSON error, or None if `page` is not one."""
+    status = ERROR_STATUS.match(page)
+    if status is None:
+        return None
+    code, reason = int(status.group(1)), status.group(2).decode("latin-1")
+    message = ERROR_MESSAGE.search(page)
+    detail = html.unescape(message.group(1).decode("latin-1")) if message else ""
+    body = json.dumps(
+        {"detail": f"{reason}: {detail}" if detail else f"{reason}.", "code": ERROR_CODES.get(code, "server_error")}
+    ).encode()
+    return (
+        f"HTTP/1.1 {code} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode("latin-1") + body
+
+
+class _ErrorPage:
+    """The client socket as gunicorn's `handle_error` sees it: what it writes is kept, to be
+    sent as JSON; everything else goes to the real socket."""
+
+    def __init__(self, sock):
+        self._sock = sock
+        self.written = bytearray()
+
+    def __getattr__(self, name):
+        return getattr(self._sock, name)
+
+    def gettimeout(self):
+        return 0.0  # gunicorn's write_nonblock then writes straight to sendall
+
+    def sendall(self, data):
+        self.written += data
 
 
 def request_complete(buffer: bytes) -> bool:
@@ -60,6 +107,15 @@ def request_complete(buffer: bytes) -> bool:
 
 
 class BufferingThreadWorker(ThreadWorker):
+    def handle_error(self, req, client, addr, exc):
+        # gunicorn decides the status and logs the error; only the page it writes changes.
+        page = _ErrorPage(client)
+        super().handle_error(req, page, addr, exc)
+        data = bytes(page.written)
+        if data:
+            with contextlib.suppress(OSError):  # the client may be gone
+                client.sendall(json_error(data) or data)
+
     def init_process(self):
         # Connections still sending their request, oldest first: (deadline, conn).
         self._reading = deque()

@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 from knox.models import AuthToken
 
-from crm.models import BotSource, IdempotencyKey, RoutingChange
+from crm.models import ApiKey, BotSource, IdempotencyKey, RoutingChange
 
 
 @admin.register(RoutingChange)
@@ -53,23 +53,51 @@ class IdempotencyKeyAdmin(admin.ModelAdmin):
         return False
 
 
-# API keys: knox's own admin lists digests; ours lists the public prefix, and deleting a key
-# (one by one, or "Delete selected" on the list) revokes it at once.
+# API keys: knox's own admin lists digests under an untranslated "auth token"; ours lists the
+# proxy ApiKey (named in the user's language) by its public prefix, and deleting a key (one by
+# one, or "Delete selected" on the list) revokes it at once.
 admin.site.unregister(AuthToken)
 
 
-@admin.register(AuthToken)
+@admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
     index_section = "access"
-    index_name = _("API keys")
-    list_display = ["token_key", "user", "created", "expiry"]
+    # knox's fields have untranslated names ("Token key", "Expiry"): shown through ours.
+    list_display = ["prefix", "owner", "created_at", "expires_at"]
     list_select_related = ["user"]
     search_fields = ["token_key", "user__username"]
-    fields = ["token_key", "user", "created", "expiry"]
+    fields = list_display
     readonly_fields = fields
+
+    @admin.display(description=_("key prefix"), ordering="token_key")
+    def prefix(self, obj):
+        return obj.token_key
+
+    @admin.display(description=_("user"), ordering="user__username")
+    def owner(self, obj):
+        return obj.user
+
+    @admin.display(description=_("created"), ordering="created")
+    def created_at(self, obj):
+        return obj.created
+
+    @admin.display(description=_("expires"), ordering="expiry")
+    def expires_at(self, obj):
+        return obj.expiry
 
     def has_add_permission(self, request):
         return False  # keys are issued by `manage.py create_bot` / `create_api_token`, shown once
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    # Who may read and revoke keys stays knox's permissions, as before the proxy: holding the
+    # crm app's permissions does not make one the keeper of everybody's keys.
+    def has_module_permission(self, request):
+        return request.user.has_module_perms("knox")
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm("knox.view_authtoken") or request.user.has_perm("knox.change_authtoken")
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.has_perm("knox.delete_authtoken")

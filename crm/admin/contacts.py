@@ -197,7 +197,7 @@ class ContactAdmin(admin.ModelAdmin):
         try:
             contact = fn(int(object_id))
         except DomainError as exc:
-            self.message_user(request, exc.message, messages.ERROR)
+            self.message_user(request, exc.message_for(request.user), messages.ERROR)
         except ValueError:
             return HttpResponseRedirect(reverse("admin:crm_contact_changelist"))
         else:
@@ -247,7 +247,7 @@ class ContactAdmin(admin.ModelAdmin):
                 contact_close(contact_id=contact_id, actor=request.user)
                 closed += 1
             except DomainError as exc:
-                errors.append(exc.message)
+                errors.append(exc.message_for(request.user))
         text = ngettext("%(n)d contact closed.", "%(n)d contacts closed.", closed) % {"n": closed}
         self.message_user(request, text, messages.SUCCESS)
         for message in errors:
@@ -269,7 +269,7 @@ class ContactAdmin(admin.ModelAdmin):
                 )
                 moved += 1
             except DomainError as exc:
-                errors.append(f"#{contact_id}: {exc.message}")
+                errors.append(f"#{contact_id}: {exc.message_for(request.user)}")
         text = ngettext("%(n)d contact reassigned.", "%(n)d contacts reassigned.", moved) % {"n": moved}
         self.message_user(request, text, messages.SUCCESS if moved else messages.WARNING)
         for message in errors:

@@ -152,7 +152,7 @@ class LeadAdmin(admin.ModelAdmin):
             try:
                 lead_erase(lead_id=lead.pk, actor=request.user)
             except DomainError as exc:
-                self.message_user(request, exc.message, messages.ERROR)
+                self.message_user(request, exc.message_for(request.user), messages.ERROR)
             else:
                 erased += 1
         self.message_user(

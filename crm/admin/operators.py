@@ -155,7 +155,7 @@ class OperatorAdmin(LinksSavedByServicesMixin, admin.ModelAdmin):
             )
             key = api_token_create(username=user.get_username()) if request.POST.get("api_key") == "on" else None
         except DomainError as exc:
-            self.message_user(request, exc.message, messages.ERROR)
+            self.message_user(request, exc.message_for(request.user), messages.ERROR)
         else:
             text = gettext("Login %(user)s, password (shown once): %(password)s") % {
                 "user": user.get_username(),
@@ -219,7 +219,7 @@ class OperatorAdmin(LinksSavedByServicesMixin, admin.ModelAdmin):
                 )
                 done += 1
             except DomainError as exc:
-                errors.append(exc.message)
+                errors.append(exc.message_for(request.user))
         if active:
             text = ngettext("%(n)d operator activated.", "%(n)d operators activated.", done)
         else:

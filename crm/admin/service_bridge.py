@@ -69,14 +69,15 @@ class ServiceFormSetMixin:
 class ServiceAdminMixin:
     """Re-render a refused save with the service's reason (see the module docstring)."""
 
-    # (field, code) → a translated message; services speak English, the admin the user's language.
+    # (field, code) → the admin's own wording of a refusal (services speak the active language too;
+    # these say it the way a form needs it).
     service_messages: dict = {}
 
-    def service_message(self, error: DomainError, obj=None) -> str:
+    def service_message(self, error: DomainError, obj=None, *, user=None) -> str:
         message = self.service_messages.get((error.field, error.code))
         if callable(message):
             return message(error, obj)
-        return str(message) if message else error.message
+        return str(message) if message else error.message_for(user)
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         try:
@@ -125,7 +126,7 @@ class ServiceAdminMixin:
         try:
             return fn(**kwargs)
         except DomainError as exc:
-            raise ServiceRejectedError(exc, self.service_message(exc, obj), inline=inline) from exc
+            raise ServiceRejectedError(exc, self.service_message(exc, obj, user=request.user), inline=inline) from exc
 
 
 def adopt(obj, saved) -> None:

@@ -13,7 +13,8 @@ from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
-from django.utils.translation import gettext, ngettext
+from django.utils.text import capfirst
+from django.utils.translation import gettext, ngettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from crm.errors import DomainError
@@ -33,7 +34,7 @@ class WebhookEndpointForm(forms.ModelForm):
     # Plain text: the service checks the URL (scheme, host, addresses) and says what is wrong.
     url = forms.CharField(label=_("URL"), max_length=WEBHOOK_URL_MAX_LENGTH)
     events = forms.MultipleChoiceField(
-        label=_("events"), choices=WebhookEventType.choices, widget=forms.CheckboxSelectMultiple
+        label=capfirst(_("events")), choices=WebhookEventType.choices, widget=forms.CheckboxSelectMultiple
     )
 
     class Meta:
@@ -62,7 +63,7 @@ class WebhookEndpointForm(forms.ModelForm):
                 self.updated = webhook_endpoint_update(endpoint_id=self.instance.pk, **fields)
         except DomainError as exc:
             field = {"source_id": "source"}.get(exc.field, exc.field)
-            self.add_error(field if field in self.fields else None, exc.message)
+            self.add_error(field if field in self.fields else None, exc.message_for(self.actor))
 
 
 class WebhookDeliveryInline(admin.TabularInline):
@@ -253,7 +254,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         try:
             webhook_delivery_retry_now(delivery_id=delivery_id)
         except DomainError as exc:
-            self.message_user(request, exc.message, messages.ERROR)
+            self.message_user(request, exc.message_for(request.user), messages.ERROR)
         else:
             self.message_user(request, gettext("The delivery will be attempted again now."), messages.SUCCESS)
         return self._back(endpoint)
@@ -274,6 +275,7 @@ class WebhookAttemptInline(admin.TabularInline):
 
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(admin.ModelAdmin):
+    verbose_name_accusative = pgettext_lazy("accusative", "webhook delivery")
     list_display = [
         "message_id",
         "event_type",

@@ -167,7 +167,7 @@ class MyContactAdmin(admin.ModelAdmin):
                 from_operator_id=request_operator(request).pk,
             )
         except DomainError as exc:
-            self.message_user(request, exc.message, messages.ERROR)
+            self.message_user(request, exc.message_for(request.user), messages.ERROR)
             return HttpResponseRedirect(reverse("admin:crm_operatorcontact_change", args=[obj.pk]))
         name = Operator.objects.filter(pk=contact.operator_id).values_list("name", flat=True).first()
         self.message_user(

@@ -3,6 +3,7 @@
 import logging
 
 from django.db import IntegrityError, OperationalError
+from django.http import Http404
 from django.utils.translation import gettext as _
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
@@ -10,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from crm.errors import DomainError
+from crm.models import id_from_text
 
 logger = logging.getLogger(__name__)
 
@@ -29,11 +31,14 @@ def database_busy(exc: Exception) -> bool:
 
 def exception_handler(exc, context):
     if isinstance(exc, DomainError):
+        message = exc.message_for(getattr(context.get("request"), "user", None))
         if exc.field:
-            body = {exc.field: [exc.message]}
+            body = {exc.field: [message]}
         else:
-            body = {"detail": exc.message, "code": exc.code}
+            body = {"detail": message, "code": exc.code}
         return Response(body, status=exc.status_code)
+    if isinstance(exc, Http404) and (detail := _not_found_detail(context)):
+        return Response({"detail": detail, "code": "not_found"}, status=status.HTTP_404_NOT_FOUND)
     if isinstance(exc, IntegrityError):
         # A constraint caught what validation could not see (a concurrent twin, say). The
         # transaction was rolled back: nothing half-written stays behind.
@@ -41,7 +46,7 @@ def exception_handler(exc, context):
         # values (a name, a phone...), which never go to the logs.
         logger.warning("integrity error turned into 409: %s", str(exc).splitlines()[0] if str(exc) else "")
         return Response(
-            {"detail": "The request conflicts with the current data; nothing was changed.", "code": "conflict"},
+            {"detail": _("The request conflicts with the current data; nothing was changed."), "code": "conflict"},
             status=status.HTTP_409_CONFLICT,
         )
     if isinstance(exc, OperationalError) and getattr(exc.__cause__, "sqlstate", None) in RETRYABLE_SQLSTATES:
@@ -49,7 +54,10 @@ def exception_handler(exc, context):
         # impossible, but if one happens the transaction was rolled back and a retry is safe.
         logger.error("retryable database error turned into 409: %s", str(exc).splitlines()[0] if str(exc) else "")
         return Response(
-            {"detail": "A concurrent change got in the way; nothing was changed. Retry the request.", "code": "retry"},
+            {
+                "detail": _("A concurrent change got in the way; nothing was changed. Retry the request."),
+                "code": "retry",
+            },
             status=status.HTTP_409_CONFLICT,
         )
     if database_busy(exc):
@@ -65,6 +73,18 @@ def exception_handler(exc, context):
             field: _flat_messages(errors) if _nested(errors) else errors for field, errors in response.data.items()
         }
     return response
+
+
+def _not_found_detail(context) -> str | None:
+    """The 404 of an object addressed by its id, in the caller's language. Django's own ("No
+    Contact matches the given query.") names the model's class, in English whatever the
+    language. None when the path has no numeric id (DRF's "Not found." then)."""
+    pk = (context.get("kwargs") or {}).get("pk")
+    view = context.get("view")
+    queryset = getattr(view, "queryset", None)
+    if pk is None or id_from_text(str(pk)) is None or queryset is None:
+        return None
+    return _("Not found: %(model)s %(id)s.") % {"model": queryset.model._meta.verbose_name, "id": pk}
 
 
 def _nested(errors) -> bool:

@@ -2,11 +2,12 @@
 CharField, "7" and 7.0 become 7 for an IntegerField, "yes" becomes True. Our OpenAPI schema
 promises the types, so a value of another type is a 400 naming the field."""
 
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 
 class StrictCharField(serializers.CharField):
-    default_error_messages = {"invalid": "Must be a string."}
+    default_error_messages = {"invalid": _("Must be a string.")}
 
     def __init__(self, **kwargs):
         # The services strip and check blankness themselves; checking lengths on the raw value
@@ -21,7 +22,7 @@ class StrictCharField(serializers.CharField):
 
 
 class StrictIntegerField(serializers.IntegerField):
-    default_error_messages = {"invalid": "Must be an integer."}
+    default_error_messages = {"invalid": _("Must be an integer.")}
 
     def to_internal_value(self, data):
         if isinstance(data, bool) or not isinstance(data, int):
@@ -30,7 +31,7 @@ class StrictIntegerField(serializers.IntegerField):
 
 
 class StrictBooleanField(serializers.BooleanField):
-    default_error_messages = {"invalid": "Must be true or false."}
+    default_error_messages = {"invalid": _("Must be true or false.")}
 
     def to_internal_value(self, data):
         if not isinstance(data, bool):

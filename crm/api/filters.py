@@ -3,6 +3,7 @@ silently dropped (an unknown, repeated or empty one: crm.api.views.StrictQueryPa
 
 import django_filters
 from django import forms
+from django.utils.translation import gettext
 from drf_spectacular.utils import extend_schema_field
 
 from crm.errors import DomainError
@@ -35,7 +36,7 @@ class BooleanQueryField(forms.Field):
             return True
         if text in ("false", "0"):
             return False
-        raise forms.ValidationError("Enter true or false.", code="invalid")
+        raise forms.ValidationError(gettext("Enter true or false."), code="invalid")
 
 
 class StrictBooleanFilter(django_filters.BooleanFilter):

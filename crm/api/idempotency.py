@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.response import Response
 
@@ -70,7 +71,8 @@ def idempotency_key_clean(raw: str | None) -> str | None:
         return None
     if not (1 <= len(raw) <= IDEMPOTENCY_KEY_MAX_LENGTH) or not all("!" <= ch <= "~" for ch in raw):
         raise DomainError(
-            f"{HEADER} must be 1 to {IDEMPOTENCY_KEY_MAX_LENGTH} visible ASCII characters (no spaces).",
+            gettext("%(header)s must be 1 to %(max)d visible ASCII characters (no spaces).")
+            % {"header": HEADER, "max": IDEMPOTENCY_KEY_MAX_LENGTH},
             field=HEADER,
             code="invalid_idempotency_key",
         )
@@ -107,7 +109,8 @@ def idempotent_run(
                 # carried): whatever the retry sends, it gets the scrubbed response.
                 if stored.fingerprint not in (fingerprint, ERASED_FINGERPRINT):
                     raise UnprocessableError(
-                        f"This {HEADER} was already used with a different request; use a new key.",
+                        gettext("This %(header)s was already used with a different request; use a new key.")
+                        % {"header": HEADER},
                         field=HEADER,
                         code="idempotency_key_reused",
                     ) from None

@@ -1,3 +1,4 @@
+from django.utils.translation import gettext as _
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import CursorPagination
 
@@ -27,7 +28,7 @@ class IdCursorPagination(CursorPagination):
             return self.page_size
         text = raw.strip()
         if not (text.isascii() and text.isdigit() and text.strip("0")):
-            raise ValidationError({self.page_size_query_param: ["Enter a whole number, 1 or more."]})
+            raise ValidationError({self.page_size_query_param: [_("Enter a whole number, 1 or more.")]})
         # Capped without int() on an overlong string (Python refuses > 4300 digits: a 500).
         return min(int(text[-4:]) if len(text.lstrip("0")) <= 4 else self.max_page_size, self.max_page_size)
 
@@ -55,5 +56,5 @@ class IdCursorPagination(CursorPagination):
         # cursor) would reach the database and fail there.
         position = cursor.position if cursor is not None else None
         if position is not None and id_from_text(position) is None:
-            raise ValidationError({self.cursor_query_param: ["Invalid cursor"]})
+            raise ValidationError({self.cursor_query_param: [_("Invalid cursor")]})
         return cursor

@@ -5,9 +5,11 @@ the client did not ask. Checked once per request by crm.api.views.StrictQueryPar
 
 from collections.abc import Iterable, Mapping
 
-REPEATED = "Give this parameter at most once."
-EMPTY = "This parameter may not be empty; leave it out instead."
-UNKNOWN = "Unknown query parameter."
+from django.utils.translation import gettext_lazy as _
+
+REPEATED = _("Give this parameter at most once.")
+EMPTY = _("This parameter may not be empty; leave it out instead.")
+UNKNOWN = _("Unknown query parameter.")
 
 
 def query_parameter_errors(data: Mapping, known: Iterable[str]) -> dict[str, list[str]]:

@@ -2,6 +2,7 @@
 user, `crm_can_add_contact` and `crm_bound_to_sources`, read by the one token query; only this
 module reads them, so no service ever depends on how the caller was authenticated."""
 
+from django.utils.translation import gettext
 from rest_framework.permissions import BasePermission, DjangoModelPermissions
 
 from crm.errors import ForbiddenError
@@ -53,7 +54,9 @@ class CanRegisterContacts(BasePermission):
             bound = set(BotSource.objects.filter(user=user).values_list("source_id", flat=True))
             if bound and obj.pk not in bound:
                 # Raised rather than returned: the body names the code, like every other 403.
-                raise ForbiddenError(f"This client may not register contacts through source {obj.pk}.")
+                raise ForbiddenError(
+                    gettext("This client may not register contacts through source %(id)d.") % {"id": obj.pk}
+                )
         return True
 
 

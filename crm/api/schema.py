@@ -70,7 +70,7 @@ ERROR_EXAMPLES = {
     },
     "401": {"No or an unknown key": {"detail": "Invalid token."}},
     "403": {"Not allowed": {"detail": "You do not have permission to perform this action."}},
-    "404": {"No such object": {"detail": "No Contact matches the given query."}},
+    "404": {"No such object": {"detail": "Not found: contact 41.", "code": "not_found"}},
     "409": {"Conflict": {"detail": "Contact 41 is closed; only open contacts can be reassigned.", "code": "conflict"}},
     "413": {"Too large": {"detail": "The request body is larger than 65536 bytes."}},
     "415": {"Not JSON": {"detail": 'Unsupported media type "text/plain" in request.'}},

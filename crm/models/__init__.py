@@ -12,6 +12,7 @@ as the settings' enum paths (`crm.models.ContactStatus`) are.
 
 from crm.models.access import (  # noqa: F401
     IDEMPOTENCY_KEY_MAX_LENGTH,
+    ApiKey,
     BotSource,
     IdempotencyKey,
     ThrottleBucket,
@@ -22,6 +23,8 @@ from crm.models.audit import (  # noqa: F401
     EventType,
     EventVia,
     RoutingChange,
+    RoutingChangeAction,
+    RoutingObjectType,
 )
 from crm.models.contacts import (  # noqa: F401
     CONTACT_WAITING,

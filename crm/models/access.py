@@ -1,14 +1,32 @@
-"""Access and reliability: bot bindings, idempotency keys, rate-limit buckets."""
+"""Access and reliability: bot bindings, API keys, idempotency keys, rate-limit buckets."""
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from knox.models import AuthToken
 
 from crm.models.contacts import Contact
 from crm.models.routing import Source
 
 IDEMPOTENCY_KEY_MAX_LENGTH = 255
+
+
+class ApiKey(AuthToken):
+    """knox's token as the admin shows it: named "API key" in the user's language (knox's
+    model has an untranslated "auth token"), and shown by its public prefix and owner rather
+    than by its digest, a 128-character hash. No table of its own (a proxy)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
+        # Who may read and revoke keys stays knox's permissions (knox.view_authtoken, ...):
+        # no second set of permissions for the same rows.
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"{self.token_key}… ({self.user})"
 
 
 class BotSource(models.Model):

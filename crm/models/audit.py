@@ -12,6 +12,22 @@ from crm.models.decisions import AssignmentVia
 from crm.models.routing import Operator, Source
 
 
+class RoutingChangeAction(models.TextChoices):
+    """What a routing change did (RoutingChange.action)."""
+
+    CREATE = "create", _("created")
+    UPDATE = "update", _("changed")
+    DELETE = "delete", _("deleted")
+
+
+class RoutingObjectType(models.TextChoices):
+    """What a routing change changed (RoutingChange.object_type): the model's name."""
+
+    OPERATOR = "operator", _("operator")
+    SOURCE = "source", _("source")
+    OPERATOR_SOURCE = "operatorsource", _("operator weight")
+
+
 class RoutingChange(models.Model):
     """History of staff changes to the routing configuration: who changed what, when.
     Written by crm.services.routing_config in the same transaction as the change itself."""
@@ -26,8 +42,8 @@ class RoutingChange(models.Model):
     )
     # The name survives the user's deletion (SET_NULL above): the history stays readable.
     actor_name = models.CharField(_("changed by (name)"), max_length=150, blank=True, default="")
-    action = models.CharField(_("action"), max_length=32)
-    object_type = models.CharField(_("object type"), max_length=32)
+    action = models.CharField(_("action"), max_length=32, choices=RoutingChangeAction.choices)
+    object_type = models.CharField(_("object type"), max_length=32, choices=RoutingObjectType.choices)
     object_id = models.BigIntegerField(_("object id"))
     object_repr = models.CharField(_("object"), max_length=200)
     changes = models.JSONField(_("changes"), default=dict, help_text=_("field: [old, new]"))
@@ -43,7 +59,8 @@ class RoutingChange(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_name or '?'} {self.action} {self.object_repr}"
+        who = self.actor_name or "?"
+        return f"{self.created_at:%Y-%m-%d %H:%M} {who}: {self.object_repr} ({self.get_action_display()})"
 
 
 class EventType(models.TextChoices):

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from django.db.models import Count, Min
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from crm.errors import NotFoundError
@@ -194,7 +195,7 @@ def routing_simulate(
                     "share", "load_before", "load_after", "max_load", "excluded_now"}]}."""
     source = Source.objects.filter(pk=source_id).first()
     if source is None:
-        raise NotFoundError(f"Source {source_id} does not exist.", field="source")
+        raise NotFoundError(gettext("Source %(id)d does not exist.") % {"id": source_id}, field="source")
     links = OperatorSource.objects.filter(source_id=source_id).select_related("operator").order_by("operator_id")
     candidates = [Candidate.from_link(link) for link in links]
     before = {c.operator_id: c for c in candidates}

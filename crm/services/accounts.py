@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext
 from knox.models import AuthToken
 from knox.settings import CONSTANTS
 
@@ -37,13 +38,13 @@ def operator_login_create(*, operator_id: int, username: str) -> tuple[object, s
     he counts as away for routing."""
     username = (username or "").strip()
     if not username:
-        raise DomainError("The username may not be blank.", field="username")
+        raise DomainError(gettext("The username may not be blank."), field="username")
     User = get_user_model()
     with transaction.atomic():
         # The operator's row lock: routing reads his login (auto-away) under the same lock.
         operator = Operator.objects.select_for_update(no_key=True).filter(pk=operator_id).first()
         if operator is None:
-            raise NotFoundError(f"Operator {operator_id} does not exist.", field="operator_id")
+            raise NotFoundError(gettext("Operator %(id)d does not exist.") % {"id": operator_id}, field="operator_id")
         user = User.objects.filter(username=username).first()
         if user is None:
             user = User(username=username, is_staff=False, is_superuser=False)
@@ -54,14 +55,28 @@ def operator_login_create(*, operator_id: int, username: str) -> tuple[object, s
         else:
             if user.is_staff or user.is_superuser:
                 raise DomainError(
-                    f"User {username!r} is staff; an operator's login must be a plain user.", field="username"
+                    gettext("User %(name)s is staff; an operator's login must be a plain user.")
+                    % {"name": repr(username)},
+                    field="username",
                 )
             other = Operator.objects.filter(user=user).exclude(pk=operator.pk).first()
             if other is not None:
-                raise DomainError(f"User {username!r} is already the login of operator {other.name}.", field="username")
+                raise DomainError(
+                    gettext("User %(name)s is already the login of operator %(operator)s.")
+                    % {"name": repr(username), "operator": other.name},
+                    field="username",
+                    needs=("crm.view_operator",),
+                    public=gettext("User %(name)s is already the login of another operator.")
+                    % {"name": repr(username)},
+                )
         if operator.user_id is not None and operator.user_id != user.pk:
             raise DomainError(
-                f"Operator {operator.name} already has a login ({operator.user}).", field="operator_id", code="unique"
+                gettext("Operator %(name)s already has a login (%(user)s).")
+                % {"name": operator.name, "user": operator.user},
+                field="operator_id",
+                code="unique",
+                needs=("auth.view_user",),
+                public=gettext("Operator %(name)s already has a login.") % {"name": operator.name},
             )
         password = secrets.token_urlsafe(12)
         user.set_password(password)
@@ -80,9 +95,9 @@ def api_token_create(*, username: str) -> str:
     (knox): the key is shown once. A user may hold several keys; each can be revoked."""
     user = get_user_model().objects.filter(username=username).first()
     if user is None:
-        raise NotFoundError(f"User {username!r} does not exist.", field="username")
+        raise NotFoundError(gettext("User %(name)s does not exist.") % {"name": repr(username)}, field="username")
     if not user.is_active:
-        raise DomainError(f"User {username!r} is inactive.", field="username")
+        raise DomainError(gettext("User %(name)s is inactive.") % {"name": repr(username)}, field="username")
     _, key = AuthToken.objects.create(user=user, expiry=None)
     return key
 
@@ -93,12 +108,14 @@ def bot_create(*, name: str, sources: list[str] | None = None) -> tuple[object, 
     sources only; without them it may post to every source."""
     name = (name or "").strip()
     if not name:
-        raise DomainError("The bot name may not be blank.", field="name")
+        raise DomainError(gettext("The bot name may not be blank."), field="name")
     User = get_user_model()
     with transaction.atomic():
         bound = _sources_resolve(sources or [])
         if User.objects.filter(username=name).exists():
-            raise DomainError(f"A user named {name!r} already exists.", field="name", code="unique")
+            raise DomainError(
+                gettext("A user named %(name)s already exists.") % {"name": repr(name)}, field="name", code="unique"
+            )
         user = User(username=name, is_staff=False, is_superuser=False)
         user.set_unusable_password()
         try:
@@ -123,7 +140,9 @@ def _sources_resolve(names_or_ids: list[str]) -> list[Source]:
         if source is None and text:
             source = Source.objects.filter(name__iexact=text).first()
         if source is None:
-            raise NotFoundError(f"Source {text!r} does not exist (give a name or an id).", field="source")
+            raise NotFoundError(
+                gettext("Source %(name)s does not exist (give a name or an id).") % {"name": repr(text)}, field="source"
+            )
         found[source.pk] = source
     return list(found.values())
 
@@ -135,14 +154,17 @@ def api_token_revoke(*, prefix: str) -> AuthToken:
     DomainError when several keys, start with `prefix`."""
     prefix = (prefix or "").strip()
     if not prefix:
-        raise DomainError("Give the key's prefix.", field="prefix")
+        raise DomainError(gettext("Give the key's prefix."), field="prefix")
     matches = list(
         AuthToken.objects.select_related("user").filter(token_key__startswith=prefix[: CONSTANTS.TOKEN_KEY_LENGTH])[:2]
     )
     if not matches:
-        raise NotFoundError(f"No API key starts with {prefix!r}.", field="prefix")
+        raise NotFoundError(gettext("No API key starts with %(prefix)s.") % {"prefix": repr(prefix)}, field="prefix")
     if len(matches) > 1:
-        raise DomainError(f"Several API keys start with {prefix!r}; give more characters.", field="prefix")
+        raise DomainError(
+            gettext("Several API keys start with %(prefix)s; give more characters.") % {"prefix": repr(prefix)},
+            field="prefix",
+        )
     token = matches[0]
     token.delete()
     return token

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from crm.errors import DomainError, NotFoundError
 from crm.models import ActorKind, EventType, Operator
@@ -37,7 +38,8 @@ def availability_apply(ctx: RoutingContext, operator: Operator, availability: st
     (the caller drains the queue). Does not save the row: the caller does."""
     if availability not in Availability.values:
         raise DomainError(
-            f"Unknown availability {availability!r}; use one of: {', '.join(Availability.values)}.",
+            gettext("Unknown availability %(value)s; use one of: %(choices)s.")
+            % {"value": repr(availability), "choices": ", ".join(Availability.values)},
             field="availability",
         )
     now = ctx.now
@@ -67,7 +69,8 @@ def operator_availability_set(
     as far as they have room, as deactivate-and-redistribute does."""
     if redistribute and availability != Availability.OFFLINE:
         raise DomainError(
-            'redistribute is only possible when going offline ("availability": "offline").', field="redistribute"
+            gettext('redistribute is only possible when going offline ("availability": "offline").'),
+            field="redistribute",
         )
     returning_from: list[int] = []
     if redistribute:
@@ -77,7 +80,7 @@ def operator_availability_set(
     with transaction.atomic(), routing_locked(serving=[operator_id], source_ids=returning_from) as ctx:
         operator = ctx.operators.get(operator_id)
         if operator is None:
-            raise NotFoundError(f"Operator {operator_id} does not exist.")
+            raise NotFoundError(gettext("Operator %(id)d does not exist.") % {"id": operator_id})
         became_available = availability_apply(ctx, operator, availability, actor=actor)
         operator.save(update_fields=["availability", "availability_changed_at", "last_seen_at"])
         returned = operator_contacts_requeue(ctx, operator, actor=actor) if redistribute else 0

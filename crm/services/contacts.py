@@ -7,19 +7,32 @@ from contextlib import nullcontext
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 
 from crm.errors import ConflictError, DomainError, NotFoundError
-from crm.models import AssignmentVia, Contact, DecisionStrategy, EventType, Exclusion, Operator
+from crm.models import AssignmentVia, Contact, DecisionStrategy, EventType, Exclusion, Operator, UnassignedReason
 from crm.services.assignment import Decision
 from crm.services.events import actor_of, assignment_event, event_build, event_record, events_record
 from crm.services.locking import RoutingContext, routing_locked
 from crm.services.queue import queue_drain_bounded
 
+# What reading an operator's name, state or load takes (the decision record's rule as well).
+READ_OPERATORS = ("crm.view_operator",)
+
+
+def _target_refused(operator_id: int, message: str, *, code: str | None = None, missing: bool = False) -> DomainError:
+    """A refusal of `operator_id` as the target of a reassignment or a transfer. `message` says
+    why (his name, state, load); a caller who may not read operators learns only that this
+    operator cannot take the contact, not why, nor whether the id exists."""
+    public = gettext("Operator %(id)d cannot take this contact.") % {"id": operator_id}
+    error = NotFoundError if missing else DomainError
+    return error(message, field="operator_id", code=code, needs=READ_OPERATORS, public=public)
+
 
 def _get(contact_id: int) -> Contact:
     contact = Contact.objects.filter(pk=contact_id).first()
     if contact is None:
-        raise NotFoundError(f"Contact {contact_id} does not exist.")
+        raise NotFoundError(gettext("Contact %(id)d does not exist.") % {"id": contact_id})
     return contact
 
 
@@ -68,12 +81,20 @@ def contact_reassign(
     while True:
         contact = _get(contact_id)
         if contact.status != Contact.Status.OPEN:
-            raise ConflictError(f"Contact {contact_id} is closed; only open contacts can be reassigned.")
+            raise ConflictError(
+                gettext("Contact %(id)d is closed; only open contacts can be reassigned.") % {"id": contact_id}
+            )
         old = contact.operator_id
         if operator_id is not None and operator_id == old:
-            raise DomainError(f"Contact {contact_id} is already assigned to operator {old}.", field="operator_id")
+            raise DomainError(
+                gettext("Contact %(id)d is already assigned to operator %(operator)d.")
+                % {"id": contact_id, "operator": old},
+                field="operator_id",
+            )
         if operator_id is not None and not Operator.objects.filter(pk=operator_id).exists():
-            raise NotFoundError(f"Operator {operator_id} does not exist.", field="operator_id")
+            raise _target_refused(
+                operator_id, gettext("Operator %(id)d does not exist.") % {"id": operator_id}, missing=True
+            )
         with (
             transaction.atomic(),
             routing_locked(serving=[old], source_ids=[contact.source_id], operator_ids=[operator_id]) as ctx,
@@ -83,10 +104,18 @@ def contact_reassign(
             else:
                 decision = ctx.decide(contact.source_id, rng=rng, lead_id=contact.lead_id, exclude_operator_id=old)
                 if decision.operator_id is None and old is not None:
+                    reason = UnassignedReason(decision.reason).label
                     raise DomainError(
-                        f"No other operator can take contact {contact_id} now ({decision.reason}); "
-                        f"it stays with operator {old}.",
+                        gettext(
+                            "No other operator can take contact %(id)d now (%(reason)s); "
+                            "it stays with operator %(operator)d."
+                        )
+                        % {"id": contact_id, "reason": reason, "operator": old},
                         code=decision.reason,
+                        # Whom the contact is with is the contact's detail.
+                        needs=("crm.view_contact",),
+                        public=gettext("No other operator can take contact %(id)d now (%(reason)s).")
+                        % {"id": contact_id, "reason": reason},
                     )
             changed = Contact.objects.filter(pk=contact_id, status=Contact.Status.OPEN, operator_id=old).update(
                 operator_id=decision.operator_id,
@@ -117,11 +146,11 @@ def contact_reassign(
 
 # Why a transfer is refused, by the target's exclusion (Candidate.exclusion).
 _TRANSFER_REFUSALS = {
-    "inactive": "Operator {name} is inactive.",
-    "paused": "Operator {name} does not take contacts of this source now (weight 0).",
-    "away": "Operator {name} is away.",
-    "offline": "Operator {name} is offline.",
-    "full": "Operator {name} is full ({load} / {max_load}).",
+    "inactive": gettext_lazy("Operator %(name)s is inactive."),
+    "paused": gettext_lazy("Operator %(name)s does not take contacts of this source now (weight 0)."),
+    "away": gettext_lazy("Operator %(name)s is away."),
+    "offline": gettext_lazy("Operator %(name)s is offline."),
+    "full": gettext_lazy("Operator %(name)s is full (%(load)d / %(max_load)d)."),
 }
 
 
@@ -138,21 +167,28 @@ def contact_transfer(
     while True:
         contact = Contact.objects.filter(pk=contact_id).first()
         if contact is None or (from_operator_id is not None and contact.operator_id != from_operator_id):
-            raise NotFoundError(f"Contact {contact_id} does not exist.")
+            raise NotFoundError(gettext("Contact %(id)d does not exist.") % {"id": contact_id})
         if contact.status != Contact.Status.OPEN:
-            raise ConflictError(f"Contact {contact_id} is closed; only open contacts can be transferred.")
+            raise ConflictError(
+                gettext("Contact %(id)d is closed; only open contacts can be transferred.") % {"id": contact_id}
+            )
         old = contact.operator_id
         if old is None:
             raise DomainError(
-                f"Contact {contact_id} is waiting for an operator; only an assigned contact can be transferred.",
+                gettext("Contact %(id)d is waiting for an operator; only an assigned contact can be transferred.")
+                % {"id": contact_id},
                 code="waiting",
             )
         if operator_id == old:
             raise DomainError(
-                f"Contact {contact_id} is already with operator {old}.", field="operator_id", code="same_operator"
+                gettext("Contact %(id)d is already with operator %(operator)d.") % {"id": contact_id, "operator": old},
+                field="operator_id",
+                code="same_operator",
             )
         if not Operator.objects.filter(pk=operator_id).exists():
-            raise NotFoundError(f"Operator {operator_id} does not exist.", field="operator_id")
+            raise _target_refused(
+                operator_id, gettext("Operator %(id)d does not exist.") % {"id": operator_id}, missing=True
+            )
         # Lock order as everywhere: every operator concerned in one ordered statement (his,
         # the target, and the operators of the sources his freed room can serve).
         with (
@@ -162,16 +198,17 @@ def contact_transfer(
             candidates = ctx.candidates(contact.source_id)
             target = next((c for c in candidates if c.operator_id == operator_id), None)
             if target is None:
-                raise DomainError(
-                    f"Operator {operator_id} does not serve this contact's source.",
-                    field="operator_id",
+                raise _target_refused(
+                    operator_id,
+                    gettext("Operator %(id)d does not serve this contact's source.") % {"id": operator_id},
                     code="not_linked",
                 )
             refusal = target.exclusion
             if refusal is not None:
-                raise DomainError(
-                    _TRANSFER_REFUSALS[refusal].format(name=target.name, load=target.load, max_load=target.max_load),
-                    field="operator_id",
+                raise _target_refused(
+                    operator_id,
+                    _TRANSFER_REFUSALS[refusal]
+                    % {"name": target.name, "load": target.load, "max_load": target.max_load},
                     code=refusal,
                 )
             decision = Decision(
@@ -211,16 +248,22 @@ def _manual_decision(ctx: RoutingContext, contact: Contact, operator_id: int) ->
     candidates = ctx.candidates(contact.source_id)
     target = next((c for c in candidates if c.operator_id == operator_id), None)
     if target is None:
-        raise DomainError(
-            f"Operator {operator_id} does not serve source {contact.source_id}; link them first.",
-            field="operator_id",
+        raise _target_refused(
+            operator_id,
+            gettext("Operator %(id)d does not serve source %(source)d; link them first.")
+            % {"id": operator_id, "source": contact.source_id},
             code="not_linked",
         )
     if target.manual_exclusion == Exclusion.INACTIVE:
-        raise DomainError(f"Operator {target.name} is inactive.", field="operator_id", code="inactive")
+        raise _target_refused(
+            operator_id, gettext("Operator %(name)s is inactive.") % {"name": target.name}, code="inactive"
+        )
     if target.manual_exclusion == Exclusion.FULL:
-        raise DomainError(
-            f"Operator {target.name} is full ({target.load} / {target.max_load}).", field="operator_id", code="full"
+        raise _target_refused(
+            operator_id,
+            gettext("Operator %(name)s is full (%(load)d / %(max_load)d).")
+            % {"name": target.name, "load": target.load, "max_load": target.max_load},
+            code="full",
         )
     # The record shows every candidate as the routing would have seen it, and the manual pick.
     return Decision(

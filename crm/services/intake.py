@@ -4,6 +4,7 @@ import dataclasses
 import random
 
 from django.db import connection, transaction
+from django.utils.translation import gettext
 
 from crm.compiled import CompiledQuery, compiled, insert, insert_unless
 from crm.errors import NotFoundError
@@ -212,7 +213,7 @@ def _register_on_source(write: _ContactWriter, *, lead, created: bool, rng) -> C
     with routing_locked(intake_source_id=source_id) as ctx:
         if source_id not in ctx.sources:
             # Rolls back the lead created above.
-            raise NotFoundError(f"Source {source_id} does not exist.", field="source_id")
+            raise NotFoundError(gettext("Source %(id)d does not exist.") % {"id": source_id}, field="source_id")
         lead_id = None if created else lead.pk
         if ctx.sources[source_id].strategy == Source.Strategy.SMOOTH:
             # Smooth counts change with every contact: read them as the last intake left them.

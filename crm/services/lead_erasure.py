@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import F, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from crm.errors import NotFoundError
 from crm.logfmt import kv
@@ -50,7 +51,7 @@ def lead_find(*, external_id: str) -> Lead:
     normalised = lead_normalise_external_id(external_id)
     lead = Lead.objects.filter(external_id=normalised).first()
     if lead is None:
-        raise NotFoundError("No lead has this external id.", code="not_found")
+        raise NotFoundError(gettext("No lead has this external id."), code="not_found")
     return lead
 
 
@@ -76,7 +77,7 @@ def lead_erase(*, lead_id: int, actor=None) -> LeadErasure:
         # The lead's row lock: serialises with intakes of this lead (lead_touch).
         lead = Lead.objects.select_for_update().filter(pk=lead_id).first()
         if lead is None:
-            raise NotFoundError(f"Lead {lead_id} does not exist.")
+            raise NotFoundError(gettext("Lead %(id)d does not exist.") % {"id": lead_id})
         Lead.objects.filter(pk=lead_id).update(
             external_id=token, name="", name_search="", phone="", email="", erased_at=now
         )

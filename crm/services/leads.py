@@ -23,7 +23,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
 from django.db import connection
 from django.utils import timezone
-from django.utils.translation import ngettext
+from django.utils.translation import gettext, ngettext
 
 from crm.compiled import db_datetime
 from crm.errors import DomainError
@@ -45,10 +45,10 @@ def lead_normalise_external_id(external_id: str) -> str:
     """The one normalisation of an external id (API, admin search, commands): surrounding
     whitespace stripped, lower-cased. Raises DomainError when nothing or too much is left."""
     if not isinstance(external_id, str):
-        raise DomainError("external_id must be a string.", field="external_id")
+        raise DomainError(gettext("external_id must be a string."), field="external_id")
     normalised = external_id.strip().lower()
     if not normalised:
-        raise DomainError("external_id may not be blank.", field="external_id", code="blank")
+        raise DomainError(gettext("external_id may not be blank."), field="external_id", code="blank")
     if len(normalised) > EXTERNAL_ID_MAX_LENGTH:
         raise DomainError(
             ngettext(
@@ -69,7 +69,7 @@ def _at_most_characters(limit: int) -> str:
 
 def _no_nul(value: str, field: str) -> None:
     if "\x00" in value:
-        raise DomainError("Null characters are not allowed.", field=field, code="null_characters_not_allowed")
+        raise DomainError(gettext("Null characters are not allowed."), field=field, code="null_characters_not_allowed")
 
 
 def phone_normalise(raw: str, *, region: str | None = None) -> str:
@@ -81,7 +81,7 @@ def phone_normalise(raw: str, *, region: str | None = None) -> str:
     long for its country, letters, an unknown country code) and for an extension, which the
     canonical form cannot hold."""
     if not isinstance(raw, str):
-        raise DomainError("Must be a string.", field="phone")
+        raise DomainError(gettext("Must be a string."), field="phone")
     text = raw.strip()
     if not text:
         return ""
@@ -91,7 +91,7 @@ def phone_normalise(raw: str, *, region: str | None = None) -> str:
     if any(ch.isalpha() for ch in text):
         # libphonenumber reads letters as keypad digits (1-800-FLOWERS); a lead's phone with
         # letters in it is a typo or not a phone at all.
-        raise DomainError("A phone number has no letters.", field="phone", code="invalid_phone")
+        raise DomainError(gettext("A phone number has no letters."), field="phone", code="invalid_phone")
     if text.startswith("00"):
         text = "+" + text[2:]  # the ITU international prefix
     region = region if region is not None else (settings.PHONE_DEFAULT_REGION or None)
@@ -99,14 +99,16 @@ def phone_normalise(raw: str, *, region: str | None = None) -> str:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as exc:
         if exc.error_type == phonenumbers.NumberParseException.INVALID_COUNTRY_CODE:
-            message = "Give the number with its country code, e.g. +7 912 345-67-89."
+            message = gettext("Give the number with its country code, e.g. +7 912 345-67-89.")
         else:
-            message = "This is not a phone number."
+            message = gettext("This is not a phone number.")
         raise DomainError(message, field="phone", code="invalid_phone") from None
     if number.extension:
-        raise DomainError("Extensions are not stored; send the number alone.", field="phone", code="invalid_phone")
+        raise DomainError(
+            gettext("Extensions are not stored; send the number alone."), field="phone", code="invalid_phone"
+        )
     if not phonenumbers.is_possible_number(number):
-        raise DomainError("This is not a possible phone number.", field="phone", code="invalid_phone")
+        raise DomainError(gettext("This is not a possible phone number."), field="phone", code="invalid_phone")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -139,7 +141,7 @@ def email_normalise(raw: str) -> str:
     one spelling lets search and the profile rule compare them); "" for an empty value.
     Raises DomainError(field="email") for an invalid address."""
     if not isinstance(raw, str):
-        raise DomainError("Must be a string.", field="email")
+        raise DomainError(gettext("Must be a string."), field="email")
     text = raw.strip().lower()
     if not text:
         return ""
@@ -149,13 +151,13 @@ def email_normalise(raw: str) -> str:
     try:
         _email_validator(text)
     except ValidationError:
-        raise DomainError("Enter a valid email address.", field="email", code="invalid_email") from None
+        raise DomainError(gettext("Enter a valid email address."), field="email", code="invalid_email") from None
     return text
 
 
 def name_normalise(raw: str) -> str:
     if not isinstance(raw, str):
-        raise DomainError("Must be a string.", field="name")
+        raise DomainError(gettext("Must be a string."), field="name")
     text = raw.strip()
     _no_nul(text, "name")
     if len(text) > LEAD_NAME_MAX_LENGTH:
@@ -166,7 +168,7 @@ def name_normalise(raw: str) -> str:
 def message_clean(raw: str) -> str:
     """A contact's message: kept as written (no stripping inside), at most 4,000 characters."""
     if not isinstance(raw, str):
-        raise DomainError("Must be a string.", field="message")
+        raise DomainError(gettext("Must be a string."), field="message")
     _no_nul(raw, "message")
     if len(raw) > MESSAGE_MAX_LENGTH:
         raise DomainError(_at_most_characters(MESSAGE_MAX_LENGTH), field="message", code="max_length")
@@ -180,10 +182,10 @@ def metadata_clean(raw: object) -> dict:
     if raw is None:
         return {}
     if not isinstance(raw, dict):
-        raise DomainError("Must be a JSON object.", field="metadata", code="invalid")
+        raise DomainError(gettext("Must be a JSON object."), field="metadata", code="invalid")
     for key, value in raw.items():
         if not isinstance(key, str) or not key.strip():
-            raise DomainError("Keys must be non-empty strings.", field="metadata", code="invalid")
+            raise DomainError(gettext("Keys must be non-empty strings."), field="metadata", code="invalid")
         if len(key) > METADATA_KEY_MAX_LENGTH:
             raise DomainError(
                 ngettext(
@@ -197,21 +199,28 @@ def metadata_clean(raw: object) -> dict:
             )
         if isinstance(value, dict | list):
             raise DomainError(
-                f"{key!r}: values must be strings, numbers, true/false or null, not nested.",
+                gettext("%(key)s: values must be strings, numbers, true/false or null, not nested.")
+                % {"key": repr(key)},
                 field="metadata",
                 code="not_flat",
             )
         if not (value is None or isinstance(value, str | bool | int | float)):
-            raise DomainError(f"{key!r}: unsupported value.", field="metadata", code="invalid")
+            raise DomainError(
+                gettext("%(key)s: unsupported value.") % {"key": repr(key)}, field="metadata", code="invalid"
+            )
         if isinstance(value, float) and not math.isfinite(value):
-            raise DomainError(f"{key!r}: numbers must be finite.", field="metadata", code="invalid")
+            raise DomainError(
+                gettext("%(key)s: numbers must be finite.") % {"key": repr(key)}, field="metadata", code="invalid"
+            )
         # PostgreSQL's jsonb refuses the NUL character in keys and strings.
         if "\x00" in key or (isinstance(value, str) and "\x00" in value):
-            raise DomainError("Null characters are not allowed.", field="metadata", code="null_characters_not_allowed")
+            raise DomainError(
+                gettext("Null characters are not allowed."), field="metadata", code="null_characters_not_allowed"
+            )
     try:
         size = len(json.dumps(raw, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
     except UnicodeEncodeError:
-        raise DomainError("Strings must be valid Unicode.", field="metadata", code="invalid") from None
+        raise DomainError(gettext("Strings must be valid Unicode."), field="metadata", code="invalid") from None
     if size > METADATA_MAX_BYTES:
         message = ngettext(
             "At most %(max)d byte as JSON (%(size)d sent).",

@@ -12,7 +12,7 @@ from django.utils.translation import gettext, ngettext
 from crm.errors import ConflictError, DomainError, NotFoundError
 from crm.models import Operator, OperatorSource, Source
 from crm.services.availability import availability_apply
-from crm.services.contacts import operator_contacts_requeue, operator_open_contact_source_ids
+from crm.services.contacts import READ_OPERATORS, operator_contacts_requeue, operator_open_contact_source_ids
 from crm.services.locking import routing_locked, smooth_round_restart
 from crm.services.queue import queue_drain_bounded
 from crm.services.routing_history import routing_change_record, routing_snapshot
@@ -40,13 +40,25 @@ def _name_taken(kind: str, name: str, pk: int | None = None) -> str:
     return gettext("A source named %(name)s already exists (id %(id)d).") % {"name": repr(name), "id": pk}
 
 
+def _name_taken_error(kind: str, clash: Operator | Source, sent: str) -> DomainError:
+    """The other row's id and its own spelling of the name are for callers who may read it;
+    the others hear only that the name they sent is taken."""
+    return DomainError(
+        _name_taken(kind, clash.name, clash.pk),
+        field="name",
+        code="unique",
+        needs=(f"crm.view_{kind}",),
+        public=_name_taken(kind, sent),
+    )
+
+
 def _save_unique_name(instance: Operator | Source, *, kind: str, update_fields: list[str] | None = None) -> None:
     """Save, turning a clash on the case-insensitive unique name into a 400 that says so.
     The pre-check gives the usual message; the IntegrityError covers a concurrent twin."""
     model = type(instance)
     clash = model.objects.filter(name__iexact=instance.name).exclude(pk=instance.pk).first()
     if clash is not None:
-        raise DomainError(_name_taken(kind, clash.name, clash.pk), field="name", code="unique")
+        raise _name_taken_error(kind, clash, instance.name)
     try:
         with transaction.atomic():
             instance.save(update_fields=update_fields)
@@ -94,8 +106,10 @@ def operator_update(
     """
     if redistribute and is_active is not False and availability != Operator.Availability.OFFLINE:
         raise DomainError(
-            "redistribute is only possible when deactivating (is_active: false) or going offline "
-            '("availability": "offline").',
+            gettext(
+                "redistribute is only possible when deactivating (is_active: false) or going offline "
+                '("availability": "offline").'
+            ),
             field="redistribute",
         )
     returning_from: list[int] = []
@@ -108,7 +122,7 @@ def operator_update(
     with transaction.atomic(), routing_locked(serving=[operator_id], source_ids=returning_from) as ctx:
         operator = ctx.operators.get(operator_id)
         if operator is None:
-            raise NotFoundError(f"Operator {operator_id} does not exist.")
+            raise NotFoundError(gettext("Operator %(id)d does not exist.") % {"id": operator_id})
         room_before = operator.max_load if operator.is_active else 0
         was_active = operator.is_active
         became_available = False
@@ -133,6 +147,10 @@ def operator_update(
                     % {"name": operator.name, "load": operator.open_load},
                     field="max_load",
                     code="below_current_load",
+                    needs=READ_OPERATORS,
+                    public=gettext(
+                        "max_load cannot be lower than the operator's open contacts. Close or reassign contacts first."
+                    ),
                 )
             operator.max_load = max_load
         _save_unique_name(operator, kind="operator", update_fields=["name", "is_active", "max_load"])
@@ -166,7 +184,7 @@ def source_update(
     with transaction.atomic(), routing_locked(source_ids=[source_id]) as ctx:
         source = ctx.sources.get(source_id)
         if source is None:
-            raise NotFoundError(f"Source {source_id} does not exist.")
+            raise NotFoundError(gettext("Source %(id)d does not exist.") % {"id": source_id})
         before = routing_snapshot(source)
         if name is not None:
             source.name = _clean_name(name, kind="source")
@@ -185,12 +203,12 @@ def link_create(*, operator_id: int, source_id: int, weight: int, actor=None) ->
     with a pointer to the existing link, whose weight can be changed instead. A new link
     with weight > 0 brings room to the source: its queue is drained."""
     if not Operator.objects.filter(pk=operator_id).exists():
-        raise NotFoundError(f"Operator {operator_id} does not exist.", field="operator_id")
+        raise NotFoundError(gettext("Operator %(id)d does not exist.") % {"id": operator_id}, field="operator_id")
     if not Source.objects.filter(pk=source_id).exists():
-        raise NotFoundError(f"Source {source_id} does not exist.", field="source_id")
+        raise NotFoundError(gettext("Source %(id)d does not exist.") % {"id": source_id}, field="source_id")
     existing = OperatorSource.objects.filter(operator_id=operator_id, source_id=source_id).first()
     if existing is not None:
-        raise DomainError(_duplicate_link_message(existing), field="non_field_errors", code="unique")
+        raise _duplicate_link_error(existing)
     try:
         with transaction.atomic(), routing_locked(source_ids=[source_id], operator_ids=[operator_id]):
             link = OperatorSource.objects.create(operator_id=operator_id, source_id=source_id, weight=weight)
@@ -204,14 +222,23 @@ def link_create(*, operator_id: int, source_id: int, weight: int, actor=None) ->
     except IntegrityError as exc:
         existing = OperatorSource.objects.filter(operator_id=operator_id, source_id=source_id).first()
         if existing is None:
-            raise ConflictError("The operator or the source was deleted meanwhile.") from exc
-        raise DomainError(_duplicate_link_message(existing), field="non_field_errors", code="unique") from exc
+            raise ConflictError(gettext("The operator or the source was deleted meanwhile.")) from exc
+        raise _duplicate_link_error(existing) from exc
 
 
-def _duplicate_link_message(link: OperatorSource) -> str:
-    return (
-        f"Operator {link.operator_id} is already linked to source {link.source_id} "
-        f"(link {link.pk}, weight {link.weight}); change that link's weight instead."
+def _duplicate_link_error(link: OperatorSource) -> DomainError:
+    """The existing link's id and weight are for callers who may read links."""
+    ids = {"operator": link.operator_id, "source": link.source_id}
+    return DomainError(
+        gettext(
+            "Operator %(operator)d is already linked to source %(source)d (link %(link)d, weight %(weight)d); "
+            "change that link's weight instead."
+        )
+        % {**ids, "link": link.pk, "weight": link.weight},
+        field="non_field_errors",
+        code="unique",
+        needs=("crm.view_operatorsource",),
+        public=gettext("Operator %(operator)d is already linked to source %(source)d.") % ids,
     )
 
 
@@ -219,11 +246,11 @@ def link_update(*, link_id: int, weight: int, actor=None) -> OperatorSource:
     """Change a weight. Raising it from 0 brings room: the source's queue is drained."""
     link = OperatorSource.objects.filter(pk=link_id).first()
     if link is None:
-        raise NotFoundError(f"Operator-source link {link_id} does not exist.")
+        raise NotFoundError(gettext("Operator-source link %(id)d does not exist.") % {"id": link_id})
     with transaction.atomic(), routing_locked(source_ids=[link.source_id], operator_ids=[link.operator_id]) as ctx:
         link = next((lk for lk in ctx.links[link.source_id] if lk.pk == link_id), None)
         if link is None:
-            raise NotFoundError(f"Operator-source link {link_id} does not exist.")
+            raise NotFoundError(gettext("Operator-source link %(id)d does not exist.") % {"id": link_id})
         previous = link.weight
         if weight != previous:
             before = routing_snapshot(link)
@@ -239,10 +266,10 @@ def link_update(*, link_id: int, weight: int, actor=None) -> OperatorSource:
 def link_delete(*, link_id: int, actor=None) -> None:
     link = OperatorSource.objects.filter(pk=link_id).first()
     if link is None:
-        raise NotFoundError(f"Operator-source link {link_id} does not exist.")
+        raise NotFoundError(gettext("Operator-source link %(id)d does not exist.") % {"id": link_id})
     with transaction.atomic(), routing_locked(source_ids=[link.source_id], operator_ids=[link.operator_id]):
         deleted, _ = OperatorSource.objects.filter(pk=link_id).delete()
         if not deleted:
-            raise NotFoundError(f"Operator-source link {link_id} does not exist.")
+            raise NotFoundError(gettext("Operator-source link %(id)d does not exist.") % {"id": link_id})
         routing_change_record(actor=actor, action="delete", obj=link, before=routing_snapshot(link), deleted=True)
         smooth_round_restart(source_ids=[link.source_id])

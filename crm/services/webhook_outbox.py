@@ -39,6 +39,7 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from crm.api.webhook_payloads import TEST_TYPE, event_envelope, message_id_for_event, ping_envelope
 from crm.errors import NotFoundError
@@ -120,7 +121,7 @@ def webhook_send_test(*, endpoint_id: int, now: datetime | None = None) -> Webho
     now = now or timezone.now()
     endpoint = WebhookEndpoint.objects.filter(pk=endpoint_id).first()
     if endpoint is None:
-        raise NotFoundError(f"Webhook endpoint {endpoint_id} does not exist.")
+        raise NotFoundError(gettext("Webhook endpoint %(id)d does not exist.") % {"id": endpoint_id})
     message_id = f"msg_{uuid.uuid4().hex}"
     return WebhookDelivery.objects.create(
         endpoint=endpoint,

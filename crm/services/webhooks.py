@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
 
 from crm.errors import DomainError, NotFoundError
 from crm.models import Source, WebhookDelivery, WebhookEndpoint, WebhookEventType
@@ -33,16 +34,20 @@ def webhook_url_check(*, url: str, resolver: transport.Resolver | None = None) -
 def _events_clean(events: list[str]) -> list[str]:
     unknown = sorted(set(events) - set(WebhookEventType.values))
     if unknown:
-        raise DomainError(f"Unknown event type(s): {', '.join(unknown)}.", field="events")
+        raise DomainError(
+            ngettext("Unknown event type: %(types)s.", "Unknown event types: %(types)s.", len(unknown))
+            % {"types": ", ".join(unknown)},
+            field="events",
+        )
     if not events:
-        raise DomainError("Choose at least one event type.", field="events")
+        raise DomainError(gettext("Choose at least one event type."), field="events")
     # Stored in the vocabulary's order, once each.
     return [value for value in WebhookEventType.values if value in events]
 
 
 def _source_check(source_id: int | None) -> None:
     if source_id is not None and not Source.objects.filter(pk=source_id).exists():
-        raise NotFoundError(f"Source {source_id} does not exist.", field="source_id")
+        raise NotFoundError(gettext("Source %(id)d does not exist.") % {"id": source_id}, field="source_id")
 
 
 @dataclass(frozen=True)
@@ -103,10 +108,10 @@ def webhook_endpoint_update(
     if description is not _UNSET:
         changes["description"] = description
     if changes and not WebhookEndpoint.objects.filter(pk=endpoint_id).update(**changes):
-        raise NotFoundError(f"Webhook endpoint {endpoint_id} does not exist.")
+        raise NotFoundError(gettext("Webhook endpoint %(id)d does not exist.") % {"id": endpoint_id})
     endpoint = WebhookEndpoint.objects.filter(pk=endpoint_id).first()
     if endpoint is None:
-        raise NotFoundError(f"Webhook endpoint {endpoint_id} does not exist.")
+        raise NotFoundError(gettext("Webhook endpoint %(id)d does not exist.") % {"id": endpoint_id})
     return endpoint
 
 
@@ -120,7 +125,7 @@ def webhook_endpoint_rotate_secret(*, endpoint_id: int, now=None) -> EndpointWit
         # and lose one of the new ones.
         endpoint = WebhookEndpoint.objects.select_for_update().filter(pk=endpoint_id).first()
         if endpoint is None:
-            raise NotFoundError(f"Webhook endpoint {endpoint_id} does not exist.")
+            raise NotFoundError(gettext("Webhook endpoint %(id)d does not exist.") % {"id": endpoint_id})
         secret = secret_generate()
         endpoint.previous_secret = endpoint.secret
         endpoint.previous_secret_expires_at = now + settings.WEBHOOK_SECRET_GRACE
@@ -147,9 +152,9 @@ def webhook_delivery_retry_now(*, delivery_id: int, now=None) -> WebhookDelivery
         # Locked against the worker recording an attempt of the same delivery meanwhile.
         delivery = WebhookDelivery.objects.select_for_update().filter(pk=delivery_id).first()
         if delivery is None:
-            raise NotFoundError(f"Webhook delivery {delivery_id} does not exist.")
+            raise NotFoundError(gettext("Webhook delivery %(id)d does not exist.") % {"id": delivery_id})
         if delivery.status == WebhookDelivery.Status.SUCCEEDED:
-            raise DomainError(f"Delivery {delivery_id} was delivered already.", code="delivered")
+            raise DomainError(gettext("Delivery %(id)d was delivered already.") % {"id": delivery_id}, code="delivered")
         if delivery.status == WebhookDelivery.Status.FAILED:
             delivery.give_up_at = now + settings.WEBHOOK_RETRY_HORIZON
         delivery.status = WebhookDelivery.Status.PENDING

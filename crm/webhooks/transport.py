@@ -20,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from django.utils.translation import gettext
+
 ALLOWED_SCHEMES = {"http": 80, "https": 443}
 
 Resolver = Callable[[str, int], list[str]]
@@ -58,28 +60,31 @@ def url_target(url: str, *, allow_private: bool, resolver: Resolver | None = Non
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
-        raise AddressRefusedError(f"Not a valid URL: {exc}.") from exc
+        raise AddressRefusedError(gettext("Not a valid URL: %(error)s.") % {"error": exc}) from exc
     scheme = parts.scheme.lower()
     if scheme not in ALLOWED_SCHEMES:
-        raise AddressRefusedError("Only http and https URLs are allowed.")
+        raise AddressRefusedError(gettext("Only http and https URLs are allowed."))
     if parts.username is not None or parts.password is not None:
-        raise AddressRefusedError("Credentials in the URL are not allowed.")
+        raise AddressRefusedError(gettext("Credentials in the URL are not allowed."))
     host = parts.hostname
     if not host:
-        raise AddressRefusedError("The URL has no host.")
+        raise AddressRefusedError(gettext("The URL has no host."))
     port = port or ALLOWED_SCHEMES[scheme]
     try:
         addresses = (resolver or resolve)(host, port)
     except (OSError, UnicodeError) as exc:
-        raise AddressRefusedError(f"The host {host} cannot be resolved.") from exc
+        raise AddressRefusedError(gettext("The host %(host)s cannot be resolved.") % {"host": host}) from exc
     if not addresses:
-        raise AddressRefusedError(f"The host {host} cannot be resolved.")
+        raise AddressRefusedError(gettext("The host %(host)s cannot be resolved.") % {"host": host})
     if not allow_private:
         private = [address for address in addresses if not address_is_public(address)]
         if private:
             # All or nothing: a name with one private address could be steered to it.
             raise AddressRefusedError(
-                f"The host {host} resolves to a loopback, private, link-local or reserved address ({private[0]})."
+                gettext(
+                    "The host %(host)s resolves to a loopback, private, link-local or reserved address (%(address)s)."
+                )
+                % {"host": host, "address": private[0]}
             )
     path = parts.path or "/"
     if parts.query:

@@ -152,10 +152,10 @@ def test_revoke_unknown_prefix_is_an_error():
 def test_admin_lists_key_prefixes_and_deleting_revokes(admin_client):
     bot, key = create_bot("bot_a")
     token = AuthToken.objects.get()
-    page = admin_client.get("/admin/knox/authtoken/").content.decode()
+    page = admin_client.get("/admin/crm/apikey/").content.decode()
     # The digest (knox's primary key, in the URLs) is a hash: it cannot authenticate.
     assert key[:15] in page and key not in page
-    r = admin_client.post(f"/admin/knox/authtoken/{token.pk}/delete/", {"post": "yes"})
+    r = admin_client.post(f"/admin/crm/apikey/{token.pk}/delete/", {"post": "yes"})
     assert r.status_code == 302
     assert bot.get("/api/v1/contacts/").status_code == 401
 

@@ -3,6 +3,7 @@
 import copy
 from collections.abc import Mapping
 
+from django.utils.translation import gettext as _
 from rest_framework import serializers
 
 from crm.api.fields import StrictIntegerField
@@ -28,9 +29,9 @@ class StrictFieldsMixin:
                 if name in writable:
                     continue
                 if name in self.fields:
-                    errors[name] = [self.read_only_hints.get(name, "This field is read-only; leave it out.")]
+                    errors[name] = [self.read_only_hints.get(name, _("This field is read-only; leave it out."))]
                 else:
-                    errors[name] = ["Unknown field."]
+                    errors[name] = [_("Unknown field.")]
         try:
             value = super().to_internal_value(data)
         except serializers.ValidationError as exc:

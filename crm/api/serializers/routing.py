@@ -1,6 +1,7 @@
 """Shapes of the routing set-up (operators, sources, weights) and its statistics."""
 
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -128,7 +129,7 @@ class OperatorSourceUpdateSerializer(OperatorSourceSerializer):
     operator_id = serializers.IntegerField(read_only=True)
     source_id = serializers.IntegerField(read_only=True)
     read_only_hints = {
-        name: "A link's operator and source cannot change; delete it and create a new one."
+        name: gettext_lazy("A link's operator and source cannot change; delete it and create a new one.")
         for name in ("operator_id", "source_id")
     }
 

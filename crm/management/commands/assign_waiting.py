@@ -1,12 +1,12 @@
-from django.core.management.base import BaseCommand
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext, gettext_lazy, ngettext
 
+from crm.management.base import LocalisedCommand
 from crm.models import Source
 from crm.services.queue import queue_drain_all
 
 
-class Command(BaseCommand):
-    help = (
+class Command(LocalisedCommand):
+    help = gettext_lazy(
         "Hand out every waiting contact that an eligible operator has room for, oldest first, "
         "source by source (one short transaction each). Safe to run while traffic comes in, "
         "and concurrently with itself. For cron or after bulk imports."

@@ -1,14 +1,15 @@
 import os
 
-from django.core.management.base import BaseCommand
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
+from crm.management.base import LocalisedCommand
 from crm.management.messages import demo_counts
 from crm.services.demo import local_first_run
 
 
-class Command(BaseCommand):
-    help = (
+class Command(LocalisedCommand):
+    help = gettext_lazy(
         "First local run only (no users yet): load the demo routing set-up, create an admin "
         "user and a bot, and print their credentials once. Does nothing on later runs."
     )

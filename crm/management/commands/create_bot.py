@@ -1,24 +1,25 @@
-from django.core.management.base import BaseCommand, CommandError
-from django.utils.translation import gettext
+from django.core.management.base import CommandError
+from django.utils.translation import gettext, gettext_lazy
 
 from crm.errors import DomainError
+from crm.management.base import LocalisedCommand
 from crm.services.accounts import bot_create
 
 
-class Command(BaseCommand):
-    help = (
+class Command(LocalisedCommand):
+    help = gettext_lazy(
         "Create a bot user that may only register contacts, and print its API key on the last line. "
         "With --source the bot may post only to those sources; without, to every source."
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("name", help="The bot's user name, e.g. telegram_bot_A.")
+        parser.add_argument("name", help=gettext_lazy("The bot's user name, e.g. telegram_bot_A."))
         parser.add_argument(
             "--source",
             action="append",
             default=[],
             metavar="NAME_OR_ID",
-            help="A source the bot may post to (its name or id); repeat for several.",
+            help=gettext_lazy("A source the bot may post to (its name or id); repeat for several."),
         )
 
     def handle(self, *args, **options):

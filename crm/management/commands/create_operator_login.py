@@ -1,20 +1,21 @@
-from django.core.management.base import BaseCommand, CommandError
-from django.utils.translation import gettext
+from django.core.management.base import CommandError
+from django.utils.translation import gettext, gettext_lazy
 
 from crm.errors import DomainError
+from crm.management.base import LocalisedCommand
 from crm.services.accounts import operator_login_create
 
 
-class Command(BaseCommand):
-    help = (
+class Command(LocalisedCommand):
+    help = gettext_lazy(
         "Give an operator his own login: create (or link) the user USERNAME in the operators group "
         "and print a new generated password alone on the last line (shown once). "
         "`create_api_token USERNAME` then makes him an API key."
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("operator_id", type=int)
-        parser.add_argument("username")
+        parser.add_argument("operator_id", type=int, help=gettext_lazy("The operator's id."))
+        parser.add_argument("username", help=gettext_lazy("The user name of his login."))
 
     def handle(self, *args, **options):
         try:

@@ -1,18 +1,24 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from django.utils.translation import gettext, ngettext
+from django.utils.text import format_lazy
+from django.utils.translation import gettext, gettext_lazy, ngettext
 
+from crm.management.base import LocalisedCommand
 from crm.selectors import STATS_WINDOWS, distribution_stats, stats_window_since
 
 
-class Command(BaseCommand):
-    help = "Configured versus actual routing per source and operator, load and waiting queue, as a table."
+class Command(LocalisedCommand):
+    help = gettext_lazy("Configured versus actual routing per source and operator, load and waiting queue, as a table.")
 
     def add_arguments(self, parser):
-        parser.add_argument("--source", type=int, help="Only this source id.")
+        parser.add_argument("--source", type=int, help=gettext_lazy("Only this source id."))
         parser.add_argument(
-            "--since", help=f"Window start: an ISO-8601 time or one of {', '.join(STATS_WINDOWS)} (default: all time)."
+            "--since",
+            help=format_lazy(
+                gettext_lazy("Window start: an ISO-8601 time or one of {windows} (default: all time)."),
+                windows=", ".join(STATS_WINDOWS),
+            ),
         )
 
     def handle(self, *args, **options):

@@ -1,19 +1,22 @@
-from django.core.management.base import BaseCommand, CommandError
-from django.utils.translation import ngettext
+from django.core.management.base import CommandError
+from django.utils.translation import gettext_lazy, ngettext
 
 from crm.errors import DomainError
+from crm.management.base import LocalisedCommand
 from crm.services.lead_erasure import lead_erase, lead_find
 
 
-class Command(BaseCommand):
-    help = (
+class Command(LocalisedCommand):
+    help = gettext_lazy(
         "Erase a lead's personal data on request: his name, phone and email, his contacts' messages and "
         "metadata, and his external id (replaced by a random token). Contacts, operators, sources, times "
         "and statistics stay. The old external id registers as a new lead afterwards."
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("external_id", help="The lead's external id (case and surrounding spaces do not matter).")
+        parser.add_argument(
+            "external_id", help=gettext_lazy("The lead's external id (case and surrounding spaces do not matter).")
+        )
 
     def handle(self, *args, **options):
         try:

@@ -1,14 +1,15 @@
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
-from django.utils.translation import gettext, ngettext
+from django.core.management.base import CommandError
+from django.utils.translation import gettext, gettext_lazy, ngettext
 
+from crm.management.base import LocalisedCommand
 from crm.services.idempotency import idempotency_keys_purge
 
 
-class Command(BaseCommand):
-    help = (
+class Command(LocalisedCommand):
+    help = gettext_lazy(
         "Delete stored idempotency keys older than the retention (IDEMPOTENCY_KEY_TTL_HOURS, at least 24). "
         "Run it from cron, e.g. hourly."
     )
@@ -18,7 +19,7 @@ class Command(BaseCommand):
             "--older-than-hours",
             type=int,
             default=None,
-            help="Override the retention (hours, at least 24).",
+            help=gettext_lazy("Override the retention (hours, at least 24)."),
         )
 
     def handle(self, *args, **options):

@@ -1,23 +1,26 @@
 import random
 
-from django.core.management.base import BaseCommand, CommandError
-from django.utils.translation import gettext, ngettext
+from django.core.management.base import CommandError
+from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from crm.errors import DomainError
+from crm.management.base import LocalisedCommand
 from crm.models import Exclusion, UnassignedReason
 from crm.selectors import routing_simulate
 
 
-class Command(BaseCommand):
-    help = (
+class Command(LocalisedCommand):
+    help = gettext_lazy(
         "What-if: how N new contacts of a source would spread under the current configuration "
         "(weights, strategy, loads, capacities), if nobody closed anything meanwhile. Writes nothing."
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--source", type=int, required=True, help="Source id.")
-        parser.add_argument("--contacts", type=int, required=True, help="How many new contacts to simulate.")
-        parser.add_argument("--seed", type=int, help="Random seed, for a repeatable run.")
+        parser.add_argument("--source", type=int, required=True, help=gettext_lazy("Source id."))
+        parser.add_argument(
+            "--contacts", type=int, required=True, help=gettext_lazy("How many new contacts to simulate.")
+        )
+        parser.add_argument("--seed", type=int, help=gettext_lazy("Random seed, for a repeatable run."))
 
     def handle(self, *args, **options):
         if options["contacts"] < 1 or options["contacts"] > 10_000_000:

@@ -1,16 +1,19 @@
 import signal
 
-from django.core.management.base import BaseCommand
+from django.utils.translation import gettext_lazy
 
+from crm.management.base import LocalisedCommand
 from crm.services.webhook_outbox import webhook_pump, webhook_work
 
 
-class Command(BaseCommand):
-    help = "Deliver outgoing webhooks: fan out new events, send due deliveries, repeat until stopped."
+class Command(LocalisedCommand):
+    help = gettext_lazy("Deliver outgoing webhooks: fan out new events, send due deliveries, repeat until stopped.")
 
     def add_arguments(self, parser):
-        parser.add_argument("--once", action="store_true", help="One round, then exit.")
-        parser.add_argument("--interval", type=float, default=1.0, help="Seconds to wait when there was nothing to do.")
+        parser.add_argument("--once", action="store_true", help=gettext_lazy("One round, then exit."))
+        parser.add_argument(
+            "--interval", type=float, default=1.0, help=gettext_lazy("Seconds to wait when there was nothing to do.")
+        )
 
     def handle(self, *args, once: bool, interval: float, **options):
         if once:
