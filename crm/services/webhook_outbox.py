@@ -32,6 +32,7 @@ import logging
 import random
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -280,28 +281,70 @@ def webhook_deliver_due(
     return run
 
 
+@dataclass
+class WorkRound:
+    """What one bounded round of webhook work did, and whether it left work behind."""
+
+    events: int = 0
+    succeeded: int = 0
+    retrying: int = 0
+    failed: int = 0
+    attempts: int = 0
+    busy: bool = False  # stopped by its budget, not for lack of work: go on at once
+
+
+def webhook_work_for(
+    *,
+    seconds: float,
+    clock: Callable[[], float] = time.monotonic,
+    now: datetime | None = None,
+    rng: random.Random | None = None,
+) -> WorkRound:
+    """A bounded round: one fan-out pass, then due deliveries one at a time while the budget
+    lasts. The budget is checked before each claim, so a round lasts at most `seconds` plus
+    one attempt (whose own bound is the connect and read timeouts), and it attempts at least
+    one delivery if any is due. Each delivery is claimed just before it is sent, so a round
+    that stops leaves nothing leased behind it. `busy` says the round stopped with work left
+    (its budget ran out, or the fan-out pass was full). What the task engine's webhook task
+    (crm.tasks.webhooks_tick) runs, and, in a loop, `manage.py webhook_worker`."""
+    deadline = clock() + seconds
+    done = WorkRound()
+    done.events = webhook_fan_out(now=now)
+    while True:
+        run = webhook_deliver_due(now=now, limit=1, rng=rng)
+        if not run.claimed:
+            break
+        done.attempts += 1
+        for name in ("succeeded", "retrying", "failed"):
+            setattr(done, name, getattr(done, name) + getattr(run, name))
+        if clock() >= deadline:
+            done.busy = True
+            break
+    done.busy = done.busy or done.events >= FAN_OUT_BATCH
+    return done
+
+
 def webhook_pump(*, seconds: float, idle_sleep: float = 0.5, should_stop=None) -> dict:
-    """Work for about `seconds` (at least one round): fan out and deliver, sleeping
-    `idle_sleep` whenever there was nothing to do. What the task engine's pump job
-    (crm.tasks.webhooks_pump) and `manage.py webhook_worker` run. Returns the totals."""
+    """Work for about `seconds` (at least one round): bounded rounds back to back, sleeping
+    `idle_sleep` whenever one found nothing to do. What `manage.py webhook_worker` runs (a
+    process of its own, so its sleeping holds no task-engine thread). Returns the totals."""
     deadline = time.monotonic() + seconds
     totals = {"events": 0, "succeeded": 0, "retrying": 0, "failed": 0}
     while not (should_stop and should_stop()):
         try:
-            dispatched, run = webhook_work()
+            done = webhook_work_for(seconds=min(1.0, max(seconds, 0)))
         except DatabaseError:
             # The database went away (a restart, a failover): nothing is lost, every step's
             # state is in it. Wait and go on rather than end the worker.
             logger.exception("webhook worker: database error; retrying")
             close_old_connections()
-            dispatched, run = 0, DeliveryRun()
-        totals["events"] += dispatched
-        for name in ("succeeded", "retrying", "failed"):
-            totals[name] += getattr(run, name)
+            done = WorkRound()
+        for name in totals:
+            totals[name] += getattr(done, name)
         left = deadline - time.monotonic()
         if left <= 0:
             break
-        if not dispatched and not run.claimed:
+        if not done.busy and not done.attempts and not done.events:
             time.sleep(min(idle_sleep, left))
     return totals
 
