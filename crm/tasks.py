@@ -46,7 +46,8 @@ def queue_drain_source(source_id: int) -> int:
     """One bounded batch of the source's queue (at most QUEUE_DRAIN_BATCH contacts, oldest
     first, one transaction); a full batch enqueues the next one. Returns how many it assigned."""
     batch = settings.QUEUE_DRAIN_BATCH
-    assigned = queue_drain(source_ids=[source_id], limit=batch)
+    # solo: if another chain's batch of this source is in progress, this chain ends here.
+    assigned = queue_drain(source_ids=[source_id], limit=batch, solo=True)
     if assigned >= batch:
         # Outside any transaction here (db_task runs the job in autocommit), so this is
         # enqueued now, behind whatever other jobs are waiting.
