@@ -18,7 +18,7 @@ import pytest
 from django.db import OperationalError, connection, connections, transaction
 from django.test import Client
 
-from crm.models import Operator, OperatorSource
+from crm.models import Operator, OperatorSource, Source
 from crm.services import routing_config
 from crm.services.locking import routing_locked
 from tests.conftest import is_postgres
@@ -123,7 +123,7 @@ def test_an_admin_save_holds_the_operator_of_a_link_committed_while_it_waited(mo
     """A source's admin save locks its operators first; a link committed while it waited
     must be held by that first lock, before any service runs (seen from outside: NOWAIT on
     the new operator's row fails), and the save goes through."""
-    source, held, late = _source_with_late_operator()
+    source, _held, late = _source_with_late_operator()
     admin = UserFactory(is_staff=True, is_superuser=True)
     in_service, release_service = threading.Event(), threading.Event()
     real_update = routing_config.source_update
@@ -176,4 +176,4 @@ def test_an_admin_save_holds_the_operator_of_a_link_committed_while_it_waited(mo
     status = _link_committed_while(save, source=source, operator=late)["result"]
     assert seen == {"late_locked": True}
     assert status == 302
-    assert source.__class__.objects.get(pk=source.pk).name == "renamed"
+    assert Source.objects.get(pk=source.pk).name == "renamed"
