@@ -32,7 +32,7 @@ from huey import crontab
 from huey.contrib.djhuey import HUEY, db_periodic_task, db_task, on_startup
 
 from crm.services.queue import queue_drain, queue_oldest_waiting, sources_to_drain
-from crm.services.webhook_outbox import webhook_work_for
+from crm.services.webhook_rounds import webhook_work_for
 
 logger = logging.getLogger(__name__)
 

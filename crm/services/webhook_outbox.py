@@ -30,14 +30,13 @@ contact; the operator for availability events) to the same endpoint is still pen
 import json
 import logging
 import random
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections, connection, transaction
+from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
@@ -162,9 +161,19 @@ class DeliveryRun:
     retrying: int = 0
     failed: int = 0
     ids: list[int] = field(default_factory=list)
+    stopped: bool = False  # `stop` said so with claims left: they were given back
 
 
-def _claim(*, now: datetime, limit: int) -> list[tuple[WebhookDelivery, WebhookAttempt]]:
+@dataclass
+class _Claim:
+    delivery: WebhookDelivery
+    attempt: WebhookAttempt
+    # What the claim overwrote, for giving an unsent claim back (_give_back).
+    was_due_at: datetime
+    was_last_attempt_at: datetime | None
+
+
+def _claim(*, now: datetime, limit: int) -> list[_Claim]:
     earlier_pending = WebhookDelivery.objects.filter(
         endpoint_id=OuterRef("endpoint_id"),
         order_key=OuterRef("order_key"),
@@ -188,6 +197,7 @@ def _claim(*, now: datetime, limit: int) -> list[tuple[WebhookDelivery, WebhookA
             return []
         lease_until = now + _lease()
         attempts = []
+        previous = [(delivery.next_attempt_at, delivery.last_attempt_at) for delivery in due]
         for delivery in due:
             delivery.attempts += 1
             delivery.next_attempt_at = lease_until
@@ -195,7 +205,27 @@ def _claim(*, now: datetime, limit: int) -> list[tuple[WebhookDelivery, WebhookA
             attempts.append(WebhookAttempt(delivery=delivery, number=delivery.attempts, started_at=now))
         WebhookDelivery.objects.bulk_update(due, ["attempts", "next_attempt_at", "last_attempt_at"])
         WebhookAttempt.objects.bulk_create(attempts)
-    return list(zip(due, attempts, strict=True))
+    return [
+        _Claim(delivery, attempt, was_due_at, was_last)
+        for delivery, attempt, (was_due_at, was_last) in zip(due, attempts, previous, strict=True)
+    ]
+
+
+def _give_back(claims: list[_Claim]) -> None:
+    """Undo claims that were never attempted: each delivery due again as it was, its attempt
+    row gone. Conditional on the claim still being the latest (as _record is)."""
+    if not claims:
+        return
+    with transaction.atomic():
+        for claim in claims:
+            WebhookDelivery.objects.filter(
+                pk=claim.delivery.pk, status=WebhookDelivery.Status.PENDING, attempts=claim.attempt.number
+            ).update(
+                attempts=claim.attempt.number - 1,
+                next_attempt_at=claim.was_due_at,
+                last_attempt_at=claim.was_last_attempt_at,
+            )
+        WebhookAttempt.objects.filter(pk__in=[claim.attempt.pk for claim in claims]).delete()
 
 
 def _send(delivery: WebhookDelivery, *, now: datetime) -> transport.PostResult:
@@ -258,14 +288,26 @@ def _record(
 
 
 def webhook_deliver_due(
-    *, now: datetime | None = None, limit: int = DELIVERY_BATCH, rng: random.Random | None = None
+    *,
+    now: datetime | None = None,
+    limit: int = DELIVERY_BATCH,
+    rng: random.Random | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> DeliveryRun:
     """Claim up to `limit` due deliveries and attempt each once. `now` is the scheduling clock
-    (tests move it forward instead of sleeping); signatures carry the real time of sending."""
+    (tests move it forward instead of sleeping); signatures carry the real time of sending.
+    `stop`, asked before each attempt but the first: when it says so, the deliveries not yet
+    attempted are given back (due again at once, as if never claimed) and `run.stopped` is
+    set; `run.claimed` counts only those attempted."""
     run = DeliveryRun()
-    claimed = _claim(now=now or timezone.now(), limit=limit)
-    run.claimed = len(claimed)
-    for delivery, attempt in claimed:
+    claims = _claim(now=now or timezone.now(), limit=limit)
+    for index, claim in enumerate(claims):
+        if index and stop is not None and stop():
+            _give_back(claims[index:])
+            run.stopped = True
+            break
+        run.claimed += 1
+        delivery, attempt = claim.delivery, claim.attempt
         result = _send(delivery, now=now or timezone.now())
         outcome = _record(delivery, attempt, result, now=now or timezone.now(), rng=rng)
         setattr(run, outcome, getattr(run, outcome) + 1)
@@ -279,74 +321,6 @@ def webhook_deliver_due(
                 outcome,
             )
     return run
-
-
-@dataclass
-class WorkRound:
-    """What one bounded round of webhook work did, and whether it left work behind."""
-
-    events: int = 0
-    succeeded: int = 0
-    retrying: int = 0
-    failed: int = 0
-    attempts: int = 0
-    busy: bool = False  # stopped by its budget, not for lack of work: go on at once
-
-
-def webhook_work_for(
-    *,
-    seconds: float,
-    clock: Callable[[], float] = time.monotonic,
-    now: datetime | None = None,
-    rng: random.Random | None = None,
-) -> WorkRound:
-    """A bounded round: one fan-out pass, then due deliveries one at a time while the budget
-    lasts. The budget is checked before each claim, so a round lasts at most `seconds` plus
-    one attempt (whose own bound is the connect and read timeouts), and it attempts at least
-    one delivery if any is due. Each delivery is claimed just before it is sent, so a round
-    that stops leaves nothing leased behind it. `busy` says the round stopped with work left
-    (its budget ran out, or the fan-out pass was full). What the task engine's webhook task
-    (crm.tasks.webhooks_tick) runs, and, in a loop, `manage.py webhook_worker`."""
-    deadline = clock() + seconds
-    done = WorkRound()
-    done.events = webhook_fan_out(now=now)
-    while True:
-        run = webhook_deliver_due(now=now, limit=1, rng=rng)
-        if not run.claimed:
-            break
-        done.attempts += 1
-        for name in ("succeeded", "retrying", "failed"):
-            setattr(done, name, getattr(done, name) + getattr(run, name))
-        if clock() >= deadline:
-            done.busy = True
-            break
-    done.busy = done.busy or done.events >= FAN_OUT_BATCH
-    return done
-
-
-def webhook_pump(*, seconds: float, idle_sleep: float = 0.5, should_stop=None) -> dict:
-    """Work for about `seconds` (at least one round): bounded rounds back to back, sleeping
-    `idle_sleep` whenever one found nothing to do. What `manage.py webhook_worker` runs (a
-    process of its own, so its sleeping holds no task-engine thread). Returns the totals."""
-    deadline = time.monotonic() + seconds
-    totals = {"events": 0, "succeeded": 0, "retrying": 0, "failed": 0}
-    while not (should_stop and should_stop()):
-        try:
-            done = webhook_work_for(seconds=min(1.0, max(seconds, 0)))
-        except DatabaseError:
-            # The database went away (a restart, a failover): nothing is lost, every step's
-            # state is in it. Wait and go on rather than end the worker.
-            logger.exception("webhook worker: database error; retrying")
-            close_old_connections()
-            done = WorkRound()
-        for name in totals:
-            totals[name] += getattr(done, name)
-        left = deadline - time.monotonic()
-        if left <= 0:
-            break
-        if not done.busy and not done.attempts and not done.events:
-            time.sleep(min(idle_sleep, left))
-    return totals
 
 
 def webhook_work(*, now: datetime | None = None, rng: random.Random | None = None) -> tuple[int, DeliveryRun]:

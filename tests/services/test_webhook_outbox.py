@@ -11,7 +11,8 @@ from standardwebhooks import WebhookVerificationError
 
 from crm.models import Event, EventType, WebhookAttempt, WebhookDelivery, WebhookEventType
 from crm.services.events import event_record
-from crm.services.webhook_outbox import backoff_delay, webhook_fan_out, webhook_work, webhook_work_for
+from crm.services.webhook_outbox import backoff_delay, webhook_fan_out, webhook_work
+from crm.services.webhook_rounds import webhook_work_for
 from crm.services.webhooks import webhook_endpoint_create, webhook_endpoint_rotate_secret
 from tests.factories import ContactFactory, OperatorFactory, SourceFactory
 
@@ -292,9 +293,13 @@ def test_a_bounded_round_stops_when_its_budget_is_spent_and_says_work_is_left(re
     done = webhook_work_for(seconds=1.0, clock=StepClock(0.4))
     assert (done.events, done.attempts, done.succeeded, done.busy) == (5, 3, 3, True)
     assert len(receiver.received) == 3
-    # Nothing was claimed beyond what was attempted: the other two are due, not leased.
-    untouched = WebhookDelivery.objects.filter(status="pending", attempts=0, next_attempt_at__lte=timezone.now())
+    # The claim took all five; the two not attempted were given back: due, not leased, and
+    # without an attempt row.
+    untouched = WebhookDelivery.objects.filter(
+        status="pending", attempts=0, next_attempt_at__lte=timezone.now(), last_attempt_at__isnull=True
+    )
     assert untouched.count() == 2
+    assert WebhookAttempt.objects.count() == 3
     done = webhook_work_for(seconds=1.0, clock=StepClock(0.4))
     assert (done.events, done.attempts, done.busy) == (0, 2, False)
     assert len(receiver.received) == 5

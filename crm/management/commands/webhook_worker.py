@@ -2,7 +2,8 @@ import signal
 
 from django.core.management.base import BaseCommand
 
-from crm.services.webhook_outbox import webhook_pump, webhook_work
+from crm.services.webhook_outbox import webhook_work
+from crm.services.webhook_rounds import webhook_pump
 
 
 class Command(BaseCommand):
