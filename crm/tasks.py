@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+import uuid
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
@@ -28,10 +30,9 @@ from django.core.cache import cache
 from django.utils import timezone
 from huey import crontab
 from huey.contrib.djhuey import HUEY, db_periodic_task, db_task, on_startup
-from huey.exceptions import TaskLockedException
 
 from crm.services.queue import queue_drain, queue_oldest_waiting, sources_to_drain
-from crm.services.webhook_outbox import webhook_pump
+from crm.services.webhook_rounds import webhook_work_for
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +46,8 @@ def queue_drain_source(source_id: int) -> int:
     """One bounded batch of the source's queue (at most QUEUE_DRAIN_BATCH contacts, oldest
     first, one transaction); a full batch enqueues the next one. Returns how many it assigned."""
     batch = settings.QUEUE_DRAIN_BATCH
-    assigned = queue_drain(source_ids=[source_id], limit=batch)
+    # solo: if another chain's batch of this source is in progress, this chain ends here.
+    assigned = queue_drain(source_ids=[source_id], limit=batch, solo=True)
     if assigned >= batch:
         # Outside any transaction here (db_task runs the job in autocommit), so this is
         # enqueued now, behind whatever other jobs are waiting.
@@ -111,44 +113,84 @@ def _seconds(delta: timedelta | None) -> int | None:
 
 
 # --- Outgoing webhooks ------------------------------------------------------------------------
-# One long job, the pump: fan out new events and send due deliveries, polling every half
-# second, for WEBHOOK_PUMP_SECONDS; started every minute, and at once when a worker process
-# starts. The request path never enqueues anything for webhooks (it writes only its event
-# rows), so this polling is what picks them up. All state is in the database: a pump killed
-# mid-delivery loses nothing (crm.services.webhook_outbox), the next one takes over.
-WEBHOOK_PUMP_LOCK = "webhooks-pump"
-_pump_started_here = threading.Lock()
+# A chain of short tasks (docs/webhooks.md, "Running on the task engine"): each tick does one
+# bounded round (webhook_work_for: a fan-out pass, then deliveries while WEBHOOK_TICK_SECONDS
+# last) and enqueues its successor: at once, behind whatever jobs are waiting, when it left
+# work; after WEBHOOK_POLL_SECONDS when it found none. So no tick holds a worker thread for
+# longer than its budget plus one attempt, and a drain enqueued meanwhile runs right after the
+# tick in progress, even with one worker thread. The request path enqueues nothing: it writes
+# its event rows, and the chain finds them. All state is in the database: a tick killed
+# mid-delivery loses nothing (crm.services.webhook_outbox).
+#
+# One chain at a time, held by a lease in huey's own storage (beside the queue: the SQLite
+# file, or Redis): the chain's token and an expiry that each tick renews. A tick whose token
+# is no longer the lease's ends its chain. A chain whose worker was killed stops renewing; the
+# minute keepalive starts a new one once the lease has expired, and a worker process starting
+# takes over at once (it is usually the killed one's replacement; if not, the old chain ends
+# at its next tick). Two starters racing each write their own token, and the last write wins:
+# every other chain ends at its next tick, so at most one tick of overlap, which delivery
+# tolerates anyway (claims skip each other's rows, fan-outs run one at a time).
+WEBHOOK_CHAIN_KEY = "webhooks-chain"
+_chain_started_here = threading.Lock()
 
 
-def _pump() -> dict:
-    seconds = settings.WEBHOOK_PUMP_SECONDS
-    try:
-        # One pump at a time per queue: a pump running late must not keep a second worker
-        # thread (and the drains waiting for it) busy too. The lock is released when the pump
-        # ends or raises; a worker killed holding it is replaced by a process whose startup
-        # drops it (below). (No TTL: huey's SQLite storage has none.)
-        with HUEY.lock_task(WEBHOOK_PUMP_LOCK):
-            return webhook_pump(seconds=seconds)
-    except TaskLockedException:
-        return {}
+def webhook_chain_lease_seconds() -> float:
+    """How long a chain's lease lasts without renewal: longer than a tick can take (its budget
+    plus one attempt's timeouts) and the wait for the next one, so a live chain keeps it."""
+    attempt = settings.WEBHOOK_CONNECT_TIMEOUT + settings.WEBHOOK_READ_TIMEOUT
+    return 60.0 + settings.WEBHOOK_TICK_SECONDS + attempt
 
 
-@db_periodic_task(crontab(minute="*"))
-def webhooks_pump() -> dict:
-    """Every minute: deliver webhooks for the next WEBHOOK_PUMP_SECONDS (default 55)."""
-    return _pump()
+def webhook_chain_holder(*, now: float | None = None) -> str | None:
+    """The token of the chain holding an unexpired lease, if any."""
+    lease = HUEY.get(WEBHOOK_CHAIN_KEY, peek=True)
+    now = time.time() if now is None else now
+    return lease["token"] if lease and lease["until"] > now else None
+
+
+def _lease_to(token: str, *, now: float | None = None) -> None:
+    now = time.time() if now is None else now
+    HUEY.put(WEBHOOK_CHAIN_KEY, {"token": token, "until": now + webhook_chain_lease_seconds()})
+
+
+def webhooks_chain_start(*, takeover: bool = False, now: float | None = None) -> str | None:
+    """Start a webhook chain unless a live one holds the lease (`takeover`: regardless).
+    Returns the new chain's token, or None when a live chain was left alone."""
+    if not takeover and webhook_chain_holder(now=now) is not None:
+        return None
+    token = uuid.uuid4().hex
+    _lease_to(token, now=now)
+    webhooks_tick(token)
+    return token
 
 
 @db_task()
-def webhooks_pump_now() -> dict:
-    """The same pump, enqueued when a worker process starts (below)."""
-    return _pump()
+def webhooks_tick(token: str) -> dict:
+    """One bounded round of webhook work, then the next tick of the chain (see above)."""
+    lease = HUEY.get(WEBHOOK_CHAIN_KEY, peek=True)
+    if not lease or lease["token"] != token:
+        return {"ended": True}  # another chain took over: this one ends here
+    _lease_to(token)
+    done = webhook_work_for(seconds=settings.WEBHOOK_TICK_SECONDS)
+    if done.busy:
+        webhooks_tick(token)  # outside any transaction: enqueued now, behind waiting jobs
+    else:
+        webhooks_tick.schedule((token,), delay=settings.WEBHOOK_POLL_SECONDS)
+    return {"events": done.events, "attempts": done.attempts, "busy": done.busy}
+
+
+@db_periodic_task(crontab(minute="*"))
+def webhooks_keepalive() -> str | None:
+    """Every minute: start a webhook chain if none holds a live lease (its worker was killed,
+    or its message lost). Returns the new chain's token, if it started one."""
+    token = webhooks_chain_start()
+    if token:
+        logger.info("webhooks: chain %s started", token)
+    return token
 
 
 @on_startup()
-def _webhooks_pump_at_startup() -> None:
-    # Every worker thread runs startup hooks; one pump per process is enough. A lock left by
-    # a worker that was killed is ours to drop: this process is its replacement.
-    if _pump_started_here.acquire(blocking=False):
-        HUEY.flush_locks(WEBHOOK_PUMP_LOCK)
-        webhooks_pump_now()
+def _webhooks_chain_at_startup() -> None:
+    # Every worker thread runs startup hooks; one takeover per process is enough.
+    if _chain_started_here.acquire(blocking=False):
+        webhooks_chain_start(takeover=True)

@@ -83,15 +83,16 @@ class ServiceAdminMixin:
         try:
             if request.method != "POST":
                 return super().changeform_view(request, object_id, form_url, extra_context)
-            with transaction.atomic(), routing_locked(**self.routing_lock_scope(request, object_id)):
+            with transaction.atomic(), routing_locked(**self.routing_lock_scope(request, object_id), covering=True):
                 # One save may call several services (the object, then each inline row), each
                 # locking a different set of operators; two such rounds in one transaction
                 # could take locks out of id order and deadlock with an intake. So a save
                 # first locks, in one statement in id order, every operator any of them will
                 # lock: the object's, those of the sources concerned (see routing_lock_scope).
                 # Never every operator row: intake on an unrelated source goes on meanwhile.
-                # (A link created elsewhere between this lock and a service's own would make
-                # that service lock one more operator out of order; a deadlock then is a 409.)
+                # `covering`: a link committed while this lock waited is read once we hold
+                # it and its operator locked too (in order, under a savepoint), so the
+                # services' own locks take nothing new (crm.services.locking._lock_serving).
                 return super().changeform_view(request, object_id, form_url, extra_context)
         except ServiceRejectedError as rejected:
             # The admin's transaction has been rolled back by the exception: render the same

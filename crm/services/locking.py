@@ -344,7 +344,11 @@ def sources_served_by(operator_id: int) -> list[int]:
 
 
 def _lock_serving(
-    *, operator_ids: Iterable[int | None], source_ids: Iterable[int] = (), extra_operator_ids: Iterable[int | None] = ()
+    *,
+    operator_ids: Iterable[int | None],
+    source_ids: Iterable[int] = (),
+    extra_operator_ids: Iterable[int | None] = (),
+    covering: bool = False,
 ) -> RoutingContext:
     """Lock `operator_ids`, every source they serve (plus `source_ids`) and those sources'
     operators (plus `extra_operator_ids`); the context lists the sources in `served`.
@@ -352,20 +356,38 @@ def _lock_serving(
     The sources are read before the lock, so a link created in between would leave its
     source out. Read them again once locked: if the set grew, roll back to a savepoint
     (which releases the row locks taken after it) and lock the larger set, so the global
-    lock order still holds."""
+    lock order still holds.
+
+    `covering`: later routing locks of this transaction rely on this one (an admin save
+    that calls several services, a new link's drain). The lock statement reads the sources'
+    links in the snapshot it started with, so a link committed while it waited for a row
+    brings an operator it did not lock, and a later lock would take that operator after
+    higher ids: out of order, a possible deadlock. So read the links again once locked
+    (a new snapshot: every link committed before our locks were granted) and widen the
+    same way. Once this returns, no link of these sources can commit before we do (its
+    writer needs our locks), so the later locks take nothing new."""
     operator_ids = [op for op in operator_ids if op is not None]
+    extra = {op for op in extra_operator_ids if op is not None}
     wanted = set(source_ids)
     while True:
         served = sorted(wanted.union(*(sources_served_by(op) for op in operator_ids)))
         savepoint = transaction.savepoint()
-        ctx = RoutingContext.lock(source_ids=served, operator_ids=[*operator_ids, *extra_operator_ids])
+        ctx = RoutingContext.lock(source_ids=served, operator_ids=[*operator_ids, *extra])
         now_served = wanted.union(*(sources_served_by(op) for op in operator_ids))
-        if now_served <= set(served):
+        missed = set()
+        if covering:
+            missed = set(
+                OperatorSource.objects.filter(source_id__in=served)
+                .exclude(operator_id__in=list(ctx.operators))
+                .values_list("operator_id", flat=True)
+            )
+        if now_served <= set(served) and not missed:
             transaction.savepoint_commit(savepoint)
             ctx.served = served
             return ctx
         transaction.savepoint_rollback(savepoint)
         wanted |= now_served
+        extra |= missed
 
 
 def smooth_round_restart(*, source_ids: Iterable[int], ctx: RoutingContext | None = None) -> None:
@@ -387,6 +409,7 @@ def routing_locked(
     operator_ids: Iterable[int | None] = (),
     serving: Iterable[int | None] = (),
     intake_source_id: int | None = None,
+    covering: bool = False,
 ) -> Iterator[RoutingContext]:
     """Lock the operators a routing decision needs and yield their RoutingContext; write its
     pending load and smooth-round changes when the block ends without an exception (on an
@@ -398,6 +421,9 @@ def routing_locked(
       (`source_ids` included). None entries are ignored.
     - `intake_source_id` (alone): the intake's one-statement lock; an unknown source gives
       a context whose `sources` lacks it.
+    - `covering`: later routing locks of the same transaction rely on this one to have
+      locked every operator they will lock (an admin save, a new link's drain): links
+      committed while it waited are re-read once it holds its locks (see _lock_serving).
 
     Raises LockOutsideTransactionError outside transaction.atomic()."""
     if not connections[DEFAULT_DB_ALIAS].in_atomic_block:
@@ -408,8 +434,10 @@ def routing_locked(
         ctx = RoutingContext.lock_for_source(intake_source_id)
         if ctx is None:
             ctx = RoutingContext(operators={}, links={}, sources={})
-    elif serving:
-        ctx = _lock_serving(operator_ids=serving, source_ids=source_ids, extra_operator_ids=operator_ids)
+    elif serving or covering:
+        ctx = _lock_serving(
+            operator_ids=serving, source_ids=source_ids, extra_operator_ids=operator_ids, covering=covering
+        )
     else:
         ctx = RoutingContext.lock(source_ids=source_ids, operator_ids=operator_ids)
     yield ctx

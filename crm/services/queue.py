@@ -16,14 +16,18 @@ from datetime import datetime
 from functools import partial
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import BigIntegerField, Case, Count, F, JSONField, Min, Value, When
+from django.db import connection, transaction
+from django.db.models import Count, F, Min
 from django.utils import timezone
 
 from crm.models import AssignmentVia, Contact, OperatorSource
 from crm.services.assignment import available_now_q
 from crm.services.events import assignment_event, events_record
 from crm.services.locking import RoutingContext, routing_locked
+
+# The first key of the background batches' advisory locks (PostgreSQL), (DRAIN_LOCK_KEY,
+# source id): an arbitrary constant, "drn" in hex-ish.
+DRAIN_LOCK_KEY = 0x64726E
 
 
 def queue_drain(
@@ -33,6 +37,7 @@ def queue_drain(
     rng: random.Random | None = None,
     limit: int | None = None,
     actor=None,
+    solo: bool = False,
 ) -> int:
     """Assign the waiting contacts of `source_ids`, oldest first, the way new contacts are
     assigned (weights, strategy, affinity, capacity), until nobody eligible has room or
@@ -46,94 +51,134 @@ def queue_drain(
     the locks are held for a few statements per batch, not one per contact. Each assignment
     is recorded as a `contact.assigned` event (via queue), all in one INSERT at the end;
     `actor` is whoever freed the room (None: the system).
+
+    `solo` (the background's batches, on their own transaction): if a background batch of
+    one of these sources is in progress, assign nothing and return 0, so that a second
+    chain of drain jobs (the minute sweep's, or a request's, started while one runs) ends
+    here instead of doubling the lock traffic an intake on the source waits behind; the
+    batch in progress goes on with its own chain. PostgreSQL: a transaction-level advisory
+    lock per source, tried (never waited for) before the operator locks and held to the
+    commit, so a change that freed room either committed before that batch's operator
+    locks (the batch sees it) or after its commit (the next job takes the lock). SQLite
+    runs one writer at a time anyway: there two chains alternate, and nothing is skipped.
     """
     source_ids = sorted(set(source_ids))
     if not source_ids:
         return 0
     locks = routing_locked(source_ids=source_ids) if ctx is None else nullcontext(ctx)
-    with transaction.atomic(), locks as ctx:
-        # Waiting contacts read after the locks: a contact that waits because these
-        # operators were full was committed before we got them, so we see it here. A pass
-        # takes at most the free room of each source; if some contact was closed or taken
-        # meanwhile (it is no longer waiting once locked), the room it held is offered to the
-        # next ones in another pass.
-        assigned = 0
-        events = []
-        while True:
-            pending: list[tuple[int, int, int]] = []
-            for source_id in source_ids:
-                room = ctx.free_room(source_id)
-                if limit is not None:
-                    room = min(room, limit - assigned - len(pending))
-                if room <= 0:
-                    continue
-                # Index crm_contact_waiting_idx: open, no operator, by source, oldest first.
-                pending.extend(
-                    Contact.objects.waiting()
-                    .filter(source_id=source_id)
-                    .order_by("id")
-                    .values_list("id", "source_id", "lead_id")[:room]
-                )
-            if not pending:
-                break
-            pending.sort()
-            # Lock the pass's contacts, in id order, keeping those still waiting (PostgreSQL
-            # re-checks the condition on the row it waited for; SQLite has one writer anyway).
-            still_waiting = set(
+    with transaction.atomic():
+        if solo and ctx is None and not _background_batch_try_lock(source_ids):
+            return 0
+        with locks as ctx:
+            return _drain_passes(ctx, source_ids=source_ids, rng=rng, limit=limit, actor=actor)
+
+
+def _background_batch_try_lock(source_ids: list[int]) -> bool:
+    """Take the background-batch lock of every source, without waiting (see queue_drain)."""
+    if connection.vendor != "postgresql":
+        return True
+    with connection.cursor() as cursor:
+        for source_id in source_ids:
+            cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [DRAIN_LOCK_KEY, source_id])
+            if not cursor.fetchone()[0]:
+                return False
+    return True
+
+
+def _drain_passes(
+    ctx: RoutingContext, *, source_ids: list[int], rng: random.Random | None, limit: int | None, actor
+) -> int:
+    """queue_drain's work, under the locks of `ctx`."""
+    # Waiting contacts read after the locks: a contact that waits because these
+    # operators were full was committed before we got them, so we see it here. A pass
+    # takes at most the free room of each source; if some contact was closed or taken
+    # meanwhile (it is no longer waiting once locked), the room it held is offered to the
+    # next ones in another pass.
+    assigned = 0
+    events = []
+    while True:
+        pending: list[tuple[int, int, int]] = []
+        for source_id in source_ids:
+            room = ctx.free_room(source_id)
+            if limit is not None:
+                room = min(room, limit - assigned - len(pending))
+            if room <= 0:
+                continue
+            # Index crm_contact_waiting_idx: open, no operator, by source, oldest first.
+            pending.extend(
                 Contact.objects.waiting()
-                .filter(pk__in=[contact_id for contact_id, _, _ in pending])
+                .filter(source_id=source_id)
                 .order_by("id")
-                .select_for_update()
-                .values_list("id", flat=True)
+                .values_list("id", "source_id", "lead_id")[:room]
             )
-            missed = len(pending) - len(still_waiting)
-            batch: list[tuple[int, int, dict]] = []
-            leads_in_batch: set[tuple[int, int]] = set()
-            for contact_id, source_id, lead_id in pending:
-                if contact_id not in still_waiting:
-                    continue
-                if ctx.sources[source_id].affinity and (lead_id, source_id) in leads_in_batch:
-                    # Affinity reads the lead's last operator from the table: write first.
-                    _assign_batch(batch)
-                    batch, leads_in_batch = [], set()
-                decision = ctx.decide(source_id, rng=rng, lead_id=lead_id)
-                if decision.operator_id is None:
-                    continue
-                batch.append((contact_id, decision.operator_id, decision.record(via=AssignmentVia.QUEUE)))
-                leads_in_batch.add((lead_id, source_id))
-                ctx.take(source_id, decision.operator_id)
-                assigned += 1
-                events.append(
-                    assignment_event(
-                        contact_id=contact_id,
-                        source_id=source_id,
-                        decision=decision,
-                        via=AssignmentVia.QUEUE,
-                        actor=actor,
-                    )
+        if not pending:
+            break
+        pending.sort()
+        # Lock the pass's contacts, in id order, keeping those still waiting (PostgreSQL
+        # re-checks the condition on the row it waited for; SQLite has one writer anyway).
+        still_waiting = set(
+            Contact.objects.waiting()
+            .filter(pk__in=[contact_id for contact_id, _, _ in pending])
+            .order_by("id")
+            .select_for_update()
+            .values_list("id", flat=True)
+        )
+        missed = len(pending) - len(still_waiting)
+        batch: list[tuple[int, int, dict]] = []
+        leads_in_batch: set[tuple[int, int]] = set()
+        for contact_id, source_id, lead_id in pending:
+            if contact_id not in still_waiting:
+                continue
+            if ctx.sources[source_id].affinity and (lead_id, source_id) in leads_in_batch:
+                # Affinity reads the lead's last operator from the table: write first.
+                _assign_batch(batch)
+                batch, leads_in_batch = [], set()
+            decision = ctx.decide(source_id, rng=rng, lead_id=lead_id)
+            if decision.operator_id is None:
+                continue
+            batch.append((contact_id, decision.operator_id, decision.record(via=AssignmentVia.QUEUE)))
+            leads_in_batch.add((lead_id, source_id))
+            ctx.take(source_id, decision.operator_id)
+            assigned += 1
+            events.append(
+                assignment_event(
+                    contact_id=contact_id,
+                    source_id=source_id,
+                    decision=decision,
+                    via=AssignmentVia.QUEUE,
+                    actor=actor,
                 )
-            _assign_batch(batch)
-            if not missed or (limit is not None and assigned >= limit):
-                break
-        events_record(events)
+            )
+        _assign_batch(batch)
+        if not missed or (limit is not None and assigned >= limit):
+            break
+    events_record(events)
     return assigned
 
 
 def _assign_batch(batch: list[tuple[int, int, dict]]) -> None:
-    """One UPDATE for (contact id, operator id, decision record) rows, all locked by us."""
+    """One UPDATE for (contact id, operator id, decision record) rows, all locked by us: the
+    batch joined as a table of values. Built as text, because the ORM's form of it (a
+    Case/When per column with a When per contact) resolves two expressions per contact
+    through the query compiler: measured at about half of a batch's lock hold
+    (bench/drain_profile.py, docs/performance.md)."""
     if not batch:
         return
-    Contact.objects.filter(pk__in=[contact_id for contact_id, _, _ in batch]).update(
-        operator_id=Case(
-            *(When(pk=contact_id, then=Value(operator_id)) for contact_id, operator_id, _ in batch),
-            output_field=BigIntegerField(),
-        ),
-        unassigned_reason="",
-        assignment=Case(
-            *(When(pk=contact_id, then=Value(record, output_field=JSONField())) for contact_id, _, record in batch),
-            output_field=JSONField(),
-        ),
-    )
+    table = connection.ops.quote_name(Contact._meta.db_table)
+    record_field = Contact._meta.get_field("assignment")
+    params: list = []
+    for contact_id, operator_id, record in batch:
+        # The JSON value as the field itself writes it (a jsonb parameter on PostgreSQL, text
+        # on SQLite).
+        params += [contact_id, operator_id, record_field.get_db_prep_save(record, connection)]
+    values = ", ".join(["(%s, %s, %s)"] * len(batch))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH batch (id, operator_id, assignment) AS (VALUES {values}) "
+            f"UPDATE {table} SET operator_id = batch.operator_id, unassigned_reason = '', "
+            f"assignment = batch.assignment FROM batch WHERE {table}.id = batch.id",
+            params,
+        )
 
 
 def queue_drain_bounded(

@@ -210,7 +210,9 @@ def link_create(*, operator_id: int, source_id: int, weight: int, actor=None) ->
     if existing is not None:
         raise _duplicate_link_error(existing)
     try:
-        with transaction.atomic(), routing_locked(source_ids=[source_id], operator_ids=[operator_id]):
+        # Covering: the drain below locks the source's operators again, and must find them
+        # all held already (a link committed while this lock waited included).
+        with transaction.atomic(), routing_locked(source_ids=[source_id], operator_ids=[operator_id], covering=True):
             link = OperatorSource.objects.create(operator_id=operator_id, source_id=source_id, weight=weight)
             routing_change_record(actor=actor, action="create", obj=link)
             smooth_round_restart(source_ids=[source_id])

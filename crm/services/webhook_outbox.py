@@ -30,13 +30,13 @@ contact; the operator for availability events) to the same endpoint is still pen
 import json
 import logging
 import random
-import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections, connection, transaction
+from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -162,9 +162,19 @@ class DeliveryRun:
     retrying: int = 0
     failed: int = 0
     ids: list[int] = field(default_factory=list)
+    stopped: bool = False  # `stop` said so with claims left: they were given back
 
 
-def _claim(*, now: datetime, limit: int) -> list[tuple[WebhookDelivery, WebhookAttempt]]:
+@dataclass
+class _Claim:
+    delivery: WebhookDelivery
+    attempt: WebhookAttempt
+    # What the claim overwrote, for giving an unsent claim back (_give_back).
+    was_due_at: datetime
+    was_last_attempt_at: datetime | None
+
+
+def _claim(*, now: datetime, limit: int) -> list[_Claim]:
     earlier_pending = WebhookDelivery.objects.filter(
         endpoint_id=OuterRef("endpoint_id"),
         order_key=OuterRef("order_key"),
@@ -188,6 +198,7 @@ def _claim(*, now: datetime, limit: int) -> list[tuple[WebhookDelivery, WebhookA
             return []
         lease_until = now + _lease()
         attempts = []
+        previous = [(delivery.next_attempt_at, delivery.last_attempt_at) for delivery in due]
         for delivery in due:
             delivery.attempts += 1
             delivery.next_attempt_at = lease_until
@@ -195,7 +206,27 @@ def _claim(*, now: datetime, limit: int) -> list[tuple[WebhookDelivery, WebhookA
             attempts.append(WebhookAttempt(delivery=delivery, number=delivery.attempts, started_at=now))
         WebhookDelivery.objects.bulk_update(due, ["attempts", "next_attempt_at", "last_attempt_at"])
         WebhookAttempt.objects.bulk_create(attempts)
-    return list(zip(due, attempts, strict=True))
+    return [
+        _Claim(delivery, attempt, was_due_at, was_last)
+        for delivery, attempt, (was_due_at, was_last) in zip(due, attempts, previous, strict=True)
+    ]
+
+
+def _give_back(claims: list[_Claim]) -> None:
+    """Undo claims that were never attempted: each delivery due again as it was, its attempt
+    row gone. Conditional on the claim still being the latest (as _record is)."""
+    if not claims:
+        return
+    with transaction.atomic():
+        for claim in claims:
+            WebhookDelivery.objects.filter(
+                pk=claim.delivery.pk, status=WebhookDelivery.Status.PENDING, attempts=claim.attempt.number
+            ).update(
+                attempts=claim.attempt.number - 1,
+                next_attempt_at=claim.was_due_at,
+                last_attempt_at=claim.was_last_attempt_at,
+            )
+        WebhookAttempt.objects.filter(pk__in=[claim.attempt.pk for claim in claims]).delete()
 
 
 def _send(delivery: WebhookDelivery, *, now: datetime) -> transport.PostResult:
@@ -258,14 +289,26 @@ def _record(
 
 
 def webhook_deliver_due(
-    *, now: datetime | None = None, limit: int = DELIVERY_BATCH, rng: random.Random | None = None
+    *,
+    now: datetime | None = None,
+    limit: int = DELIVERY_BATCH,
+    rng: random.Random | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> DeliveryRun:
     """Claim up to `limit` due deliveries and attempt each once. `now` is the scheduling clock
-    (tests move it forward instead of sleeping); signatures carry the real time of sending."""
+    (tests move it forward instead of sleeping); signatures carry the real time of sending.
+    `stop`, asked before each attempt but the first: when it says so, the deliveries not yet
+    attempted are given back (due again at once, as if never claimed) and `run.stopped` is
+    set; `run.claimed` counts only those attempted."""
     run = DeliveryRun()
-    claimed = _claim(now=now or timezone.now(), limit=limit)
-    run.claimed = len(claimed)
-    for delivery, attempt in claimed:
+    claims = _claim(now=now or timezone.now(), limit=limit)
+    for index, claim in enumerate(claims):
+        if index and stop is not None and stop():
+            _give_back(claims[index:])
+            run.stopped = True
+            break
+        run.claimed += 1
+        delivery, attempt = claim.delivery, claim.attempt
         result = _send(delivery, now=now or timezone.now())
         outcome = _record(delivery, attempt, result, now=now or timezone.now(), rng=rng)
         setattr(run, outcome, getattr(run, outcome) + 1)
@@ -279,32 +322,6 @@ def webhook_deliver_due(
                 outcome,
             )
     return run
-
-
-def webhook_pump(*, seconds: float, idle_sleep: float = 0.5, should_stop=None) -> dict:
-    """Work for about `seconds` (at least one round): fan out and deliver, sleeping
-    `idle_sleep` whenever there was nothing to do. What the task engine's pump job
-    (crm.tasks.webhooks_pump) and `manage.py webhook_worker` run. Returns the totals."""
-    deadline = time.monotonic() + seconds
-    totals = {"events": 0, "succeeded": 0, "retrying": 0, "failed": 0}
-    while not (should_stop and should_stop()):
-        try:
-            dispatched, run = webhook_work()
-        except DatabaseError:
-            # The database went away (a restart, a failover): nothing is lost, every step's
-            # state is in it. Wait and go on rather than end the worker.
-            logger.exception("webhook worker: database error; retrying")
-            close_old_connections()
-            dispatched, run = 0, DeliveryRun()
-        totals["events"] += dispatched
-        for name in ("succeeded", "retrying", "failed"):
-            totals[name] += getattr(run, name)
-        left = deadline - time.monotonic()
-        if left <= 0:
-            break
-        if not dispatched and not run.claimed:
-            time.sleep(min(idle_sleep, left))
-    return totals
 
 
 def webhook_work(*, now: datetime | None = None, rng: random.Random | None = None) -> tuple[int, DeliveryRun]:

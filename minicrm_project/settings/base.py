@@ -381,8 +381,11 @@ WEBHOOK_DELIVERY_LEASE = (
 )
 # After "rotate secret", the previous secret still signs for this long.
 WEBHOOK_SECRET_GRACE = timedelta(hours=int(os.environ.get("WEBHOOK_SECRET_GRACE_HOURS", "24")))
-# The webhook pump (crm.tasks.webhooks_pump), started every minute, works this many seconds.
-WEBHOOK_PUMP_SECONDS = float(os.environ.get("WEBHOOK_PUMP_SECONDS", "55"))
+# The webhook tasks (crm.tasks.webhooks_tick): each works this many seconds at most, plus one
+# delivery attempt, then hands its worker thread back; with nothing to do, the next one looks
+# again after WEBHOOK_POLL_SECONDS.
+WEBHOOK_TICK_SECONDS = float(os.environ.get("WEBHOOK_TICK_SECONDS", "1"))
+WEBHOOK_POLL_SECONDS = float(os.environ.get("WEBHOOK_POLL_SECONDS", "1"))
 # /healthz/webhooks answers 503 when an event has waited longer than this to be fanned out.
 WEBHOOK_DISPATCH_ALERT = timedelta(seconds=int(os.environ.get("WEBHOOK_DISPATCH_ALERT_SECONDS", "300")))
 # GET /metrics (Prometheus): staff keys may scrape; so may these client addresses, without a

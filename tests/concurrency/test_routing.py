@@ -3,17 +3,20 @@ their own connections, on the suite's database (file SQLite or PostgreSQL). A wr
 order shows up here as a deadlock error on PostgreSQL; a missing lock as an overshoot."""
 
 import random
+import threading
 
 import pytest
+from django.db import connection, connections, transaction
 
+from crm import tasks
 from crm.errors import DomainError
 from crm.models import Contact, Operator
 from crm.services import routing_config
 from crm.services.contacts import contact_close, contact_reassign
 from crm.services.intake import contact_register
-from crm.services.queue import queue_drain_all
-from tests.conftest import run_concurrently
-from tests.factories import OperatorFactory, OperatorSourceFactory, SourceFactory
+from crm.services.queue import DRAIN_LOCK_KEY, queue_drain_all
+from tests.conftest import is_postgres, run_concurrently
+from tests.factories import ContactFactory, OperatorFactory, OperatorSourceFactory, SourceFactory
 from tests.invariants import assert_routing_invariants
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -133,3 +136,42 @@ def test_smooth_split_holds_under_concurrency():
         for other, w in weights.items():
             assert abs(counts[other] - Fraction(k * w, total)) < 1, (k, counts)
     assert_routing_invariants()
+
+
+def test_a_second_drain_chain_ends_while_a_batch_of_its_source_is_in_progress(settings):
+    """Two chains of drain jobs for one source (the minute sweep's and one already running):
+    a batch that finds another batch of its source in progress assigns nothing and enqueues
+    no successor, so only one chain goes on. PostgreSQL: the batches' advisory lock per
+    source; SQLite runs one writer at a time, and there both chains alternate."""
+    if not is_postgres():
+        pytest.skip("SQLite serialises writers at BEGIN: batches never overlap there")
+    settings.QUEUE_DRAIN_BATCH = 2
+    op = OperatorFactory(max_load=10)
+    link = OperatorSourceFactory(operator=op)
+    ids = [ContactFactory(source=link.source).pk for _ in range(5)]
+    holding, release = threading.Event(), threading.Event()
+
+    def batch_in_progress():
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [DRAIN_LOCK_KEY, link.source_id])
+                holding.set()
+                assert release.wait(timeout=60)
+        finally:
+            connections.close_all()
+
+    other = threading.Thread(target=batch_in_progress)
+    other.start()
+    try:
+        assert holding.wait(timeout=60)
+        # Immediate mode: a successor would run at once; none does, nothing is assigned.
+        assert tasks.queue_drain_source.call_local(link.source_id) == 0
+        assert Contact.objects.filter(pk__in=ids, operator__isnull=False).count() == 0
+    finally:
+        release.set()
+        other.join(timeout=60)
+    # The batch in progress is done: the next job goes on, in batches of 2, 2 and 1.
+    assert tasks.queue_drain_source.call_local(link.source_id) == 2
+    assert sorted(Contact.objects.filter(operator=op).values_list("id", flat=True)) == ids
+    assert Operator.objects.get(pk=op.pk).open_load == 5
+    assert_routing_invariants(timeline=False)

@@ -131,7 +131,8 @@ def test_two_workers_never_send_the_same_delivery(receiver):
 
 def _start_worker(tmp_path, name):
     """The task engine's worker (huey's consumer), as `make run` starts it, on the test
-    database, with its queue in a file of this test; its startup hook starts the pump."""
+    database, with its queue in a file of this test; its startup hook starts the webhook
+    chain (crm.tasks.webhooks_tick)."""
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "minicrm_project.settings.test",

@@ -10,7 +10,7 @@ from crm.models import Contact, Operator, UnassignedReason
 from crm.services import routing_config
 from crm.services.contacts import contact_close
 from crm.services.intake import contact_register
-from crm.services.queue import queue_drain_all
+from crm.services.queue import queue_drain, queue_drain_all
 from crm.tasks import queue_drain_source
 from tests.factories import ContactFactory, LeadFactory, OperatorFactory, OperatorSourceFactory, SourceFactory
 from tests.invariants import assert_routing_invariants
@@ -133,3 +133,31 @@ def test_one_batch_keeps_affinity_for_a_lead_that_waits_twice(rng):
     assert taken[first] is not None and taken[second] == taken[first]
     assert Contact.objects.get(pk=second).assignment["affinity"] == "hit"
     assert_routing_invariants(timeline=False)
+
+
+def test_a_batch_writes_each_contacts_own_operator_and_record_in_one_update(django_assert_num_queries):
+    """One UPDATE joins the batch's (contact, operator, record) rows: every contact gets its own
+    operator and decision record, and nothing outside the batch is touched."""
+    source = SourceFactory(strategy="smooth")
+    ann, bob = OperatorFactory(max_load=5), OperatorFactory(max_load=5)
+    OperatorSourceFactory(source=source, operator=ann, weight=1)
+    OperatorSourceFactory(source=source, operator=bob, weight=1)
+    ids = [ContactFactory(source=source).pk for _ in range(4)]
+    elsewhere = ContactFactory().pk  # waits on another source
+
+    # The savepoint pair; the locks (operators, links, sources); the waiting contacts and
+    # their locks; the one UPDATE of the contacts; the events' INSERT; a load UPDATE per
+    # operator and a smooth-count UPDATE per link (two each here).
+    with django_assert_num_queries(13):
+        assert queue_drain(source_ids=[source.pk], limit=3) == 3
+    drained = {c.pk: c for c in Contact.objects.filter(pk__in=ids[:3])}
+    assert {c.operator_id for c in drained.values()} == {ann.pk, bob.pk}
+    for contact in drained.values():
+        assert contact.unassigned_reason == ""
+        assert contact.assignment["via"] == "queue"
+        assert contact.assignment["operator_id"] == contact.operator_id
+        assert {c["operator_id"] for c in contact.assignment["candidates"]} == {ann.pk, bob.pk}
+    assert waiting_ids(source.pk) == ids[3:]
+    assert Contact.objects.get(pk=elsewhere).operator_id is None
+    assert Operator.objects.get(pk=ann.pk).open_load + Operator.objects.get(pk=bob.pk).open_load == 3
+    assert_routing_invariants(caught_up=False, timeline=False)

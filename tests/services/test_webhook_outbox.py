@@ -12,6 +12,7 @@ from standardwebhooks import WebhookVerificationError
 from crm.models import Event, EventType, WebhookAttempt, WebhookDelivery, WebhookEventType
 from crm.services.events import event_record
 from crm.services.webhook_outbox import backoff_delay, webhook_fan_out, webhook_work
+from crm.services.webhook_rounds import webhook_work_for
 from crm.services.webhooks import webhook_endpoint_create, webhook_endpoint_rotate_secret
 from tests.factories import ContactFactory, OperatorFactory, SourceFactory
 
@@ -271,3 +272,43 @@ def test_body_is_rendered_when_sent_so_nothing_personal_waits_in_the_outbox(rece
     contact.lead.save()
     _drain()
     assert receiver.received[0].json()["data"]["contact"]["external_id"] == "erased-1"
+
+
+class StepClock:
+    """A monotonic clock that moves `step` seconds each time it is read."""
+
+    def __init__(self, step):
+        self.step, self.t = step, 0.0
+
+    def __call__(self):
+        self.t += self.step
+        return self.t
+
+
+def test_a_bounded_round_stops_when_its_budget_is_spent_and_says_work_is_left(receiver):
+    _endpoint(receiver, events=[EventType.CONTACT_CLOSED])
+    for _ in range(5):
+        event_record(type=EventType.CONTACT_CLOSED, contact=ContactFactory())
+    # Each reading of the clock is 0.4 s later: attempts end at 0.4, 0.8, 1.2 past the start.
+    done = webhook_work_for(seconds=1.0, clock=StepClock(0.4))
+    assert (done.events, done.attempts, done.succeeded, done.busy) == (5, 3, 3, True)
+    assert len(receiver.received) == 3
+    # The claim took all five; the two not attempted were given back: due, not leased, and
+    # without an attempt row.
+    untouched = WebhookDelivery.objects.filter(
+        status="pending", attempts=0, next_attempt_at__lte=timezone.now(), last_attempt_at__isnull=True
+    )
+    assert untouched.count() == 2
+    assert WebhookAttempt.objects.count() == 3
+    done = webhook_work_for(seconds=1.0, clock=StepClock(0.4))
+    assert (done.events, done.attempts, done.busy) == (0, 2, False)
+    assert len(receiver.received) == 5
+
+
+def test_a_bounded_round_with_no_budget_still_makes_one_attempt(receiver):
+    _endpoint(receiver, events=[EventType.CONTACT_CLOSED])
+    for _ in range(2):
+        event_record(type=EventType.CONTACT_CLOSED, contact=ContactFactory())
+    done = webhook_work_for(seconds=0)
+    assert (done.attempts, done.busy) == (1, True)
+    assert len(receiver.received) == 1

@@ -3,7 +3,8 @@ import signal
 from django.utils.translation import gettext_lazy
 
 from crm.management.base import LocalisedCommand
-from crm.services.webhook_outbox import webhook_pump, webhook_work
+from crm.services.webhook_outbox import webhook_work
+from crm.services.webhook_rounds import webhook_pump
 
 
 class Command(LocalisedCommand):
