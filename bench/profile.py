@@ -64,14 +64,15 @@ class LockHoldTimer:
         # The one-operator path's lock: the chosen operator's claim (crm.services.intake).
         from crm.services import intake
 
-        claim = intake.claim_for_intake
+        claim = getattr(intake, "claim_for_intake", None)  # absent from trees before it
 
         def timed_claim(operator_id):
             if self._started is None:
                 self._started = time.perf_counter()
             return claim(operator_id)
 
-        intake.claim_for_intake = timed_claim
+        if claim is not None:
+            intake.claim_for_intake = timed_claim
         commit = connection.commit
 
         def timed_commit():
