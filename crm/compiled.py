@@ -40,21 +40,43 @@ def db_datetime(value):
 
 class CompiledQuery:
     """`queryset` compiled once. `markers` name the parameters that change: each marker
-    value must appear exactly once among the compiled parameters (pick values no real
-    query uses, e.g. a negative id)."""
+    value must appear among the compiled parameters (pick values no real query uses, e.g. a
+    negative id); every place it appears gets the value.
 
-    def __init__(self, queryset: QuerySet, **markers: Any):
+    `literals`: string parameters written into the SQL as literals instead, where they
+    appear: a partial index's condition (status = 'open') matches a query's only as a
+    literal, for SQLite's planner and for a prepared plan alike.
+
+    `sqlite_index`: (the FROM item as compiled, an index) for a query SQLite's planner gets
+    wrong without statistics: on SQLite the item is compiled with INDEXED BY that index."""
+
+    def __init__(
+        self,
+        queryset: QuerySet,
+        *,
+        literals: tuple[str, ...] = (),
+        sqlite_index: tuple[str, str] | None = None,
+        **markers: Any,
+    ):
         self.alias = queryset.db
+        connection = connections[self.alias]
         compiler = queryset.query.get_compiler(using=self.alias)
         # as_sql() also fills compiler.select, klass_info and annotation_col_map.
         sql, params = compiler.as_sql()
+        if literals:
+            sql, params = _inline(sql, list(params), literals)
+        if sqlite_index and connection.vendor == "sqlite":
+            item, index = sqlite_index
+            if item not in sql:
+                raise ValueError(f"{item!r} is not in the compiled SQL")
+            sql = sql.replace(item, f"{item} INDEXED BY {connection.ops.quote_name(index)}")
         self.sql, self.params = sql, list(params)
-        self.slots = {}
+        self.slots: dict[str, list[int]] = {}
         for name, marker in markers.items():
             found = [i for i, value in enumerate(self.params) if value == marker]
-            if len(found) != 1:
-                raise ValueError(f"marker {name}={marker!r} found {len(found)} times among the parameters")
-            self.slots[name] = found[0]
+            if not found:
+                raise ValueError(f"marker {name}={marker!r} is not among the parameters")
+            self.slots[name] = found
         self.compiler = compiler
         self.converters = compiler.get_converters([s[0] for s in compiler.select[: compiler.col_count]])
         klass_info = compiler.klass_info
@@ -66,11 +88,17 @@ class CompiledQuery:
             self.populators = get_related_populators(klass_info, compiler.select, self.alias)
             self.annotations = list(compiler.annotation_col_map.items())
 
-    def rows(self, **values: Any) -> list[tuple]:
-        """The rows, each a tuple of Python values (a values_list queryset's columns)."""
+    def bind(self, **values: Any) -> list:
+        """The parameters with `values` in their markers' places."""
         params = self.params.copy()
         for name, value in values.items():
-            params[self.slots[name]] = value
+            for i in self.slots[name]:
+                params[i] = value
+        return params
+
+    def rows(self, **values: Any) -> list[tuple]:
+        """The rows, each a tuple of Python values (a values_list queryset's columns)."""
+        params = self.bind(**values)
         with connections[self.alias].cursor() as cursor:
             cursor.execute(self.sql, params)
             rows = cursor.fetchall()
@@ -89,6 +117,22 @@ class CompiledQuery:
                 setattr(obj, name, row[position])
             found.append(obj)
         return found
+
+
+def _inline(sql: str, params: list, literals: tuple[str, ...]) -> tuple[str, list]:
+    """Write the parameters that are one of `literals` into `sql` as quoted literals."""
+    parts = sql.split("%s")
+    if "%%" in sql or len(parts) != len(params) + 1:
+        raise ValueError("cannot place the parameters in this SQL")
+    out, kept = [parts[0]], []
+    for param, part in zip(params, parts[1:], strict=True):
+        if isinstance(param, str) and param in literals:
+            out.append("'" + param.replace("'", "''") + "'")
+        else:
+            out.append("%s")
+            kept.append(param)
+        out.append(part)
+    return "".join(out), kept
 
 
 def compiled(name: str, build: Callable[[], CompiledQuery], alias: str = DEFAULT_DB_ALIAS) -> CompiledQuery:
@@ -135,11 +179,8 @@ def insert_unless(obj: Model, exists: CompiledQuery, **values: Any) -> bool:
             f"SELECT {', '.join(['%s'] * len(fields))} WHERE NOT EXISTS ({exists.sql}) "
             f"RETURNING {quote(opts.pk.column)}"
         )
-    params = exists.params.copy()
-    for name, value in values.items():
-        params[exists.slots[name]] = value
     with connection.cursor() as cursor:
-        cursor.execute(sql, _prepared(obj, fields, connection) + params)
+        cursor.execute(sql, _prepared(obj, fields, connection) + exists.bind(**values))
         row = cursor.fetchone()
     if row is None:
         return False

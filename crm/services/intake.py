@@ -13,7 +13,13 @@ from crm.models import ActorKind, AssignmentVia, Contact, EventType, Source, Una
 from crm.services.assignment import Candidate, availability_now
 from crm.services.events import SYSTEM, Actor, assignment_event, event_build, events_record
 from crm.services.leads import LeadProfile, lead_normalise_external_id, lead_touch, message_clean, metadata_clean
-from crm.services.locking import RoutingContext, claim_for_intake, routing_locked
+from crm.services.locking import (
+    WAITING_INDEX_ON_SQLITE,
+    WAITING_LITERALS,
+    RoutingContext,
+    claim_for_intake,
+    routing_locked,
+)
 
 # A source id no row has: stands for the real one while the queue check is compiled.
 SOURCE_MARKER = -7_700_002
@@ -25,7 +31,9 @@ def _waiting_query() -> CompiledQuery:
 
     def build() -> CompiledQuery:
         query = Contact.objects.waiting().filter(source_id=SOURCE_MARKER).values_list("pk")[:1]
-        return CompiledQuery(query, source_id=SOURCE_MARKER)
+        return CompiledQuery(
+            query, source_id=SOURCE_MARKER, literals=WAITING_LITERALS, sqlite_index=WAITING_INDEX_ON_SQLITE
+        )
 
     return compiled("intake_source_has_waiting", build)
 
