@@ -52,6 +52,11 @@ class IdempotencyKeyAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
+    def has_change_permission(self, request, obj=None):
+        # Nothing on a key can be changed (every field is read-only): a page to read, without
+        # Save buttons; staff who may change keys still delete them.
+        return False
+
 
 # API keys: knox's own admin lists digests under an untranslated "auth token"; ours lists the
 # proxy ApiKey (named in the user's language) by its public prefix, and deleting a key (one by

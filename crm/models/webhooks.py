@@ -6,6 +6,7 @@ from django.db.models import Q, Value
 from django.db.models.functions import StrIndex
 from django.db.models.lookups import Exact
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from crm.models.audit import Event, EventType
@@ -160,7 +161,8 @@ class WebhookDelivery(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.event_type} {self.message_id} → {self.endpoint_id}"
+        # The row's title in the endpoint's list of deliveries (the admin).
+        return gettext("%(event)s, message %(message)s") % {"event": self.event_type, "message": self.message_id}
 
 
 class WebhookAttempt(models.Model):
@@ -191,4 +193,5 @@ class WebhookAttempt(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.delivery_id} #{self.number}"
+        # The row's title in the delivery's list of attempts (the admin).
+        return gettext("attempt %(number)d") % {"number": self.number}

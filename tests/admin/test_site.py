@@ -1,7 +1,11 @@
 """The admin site (minicrm_project/admin.py): only staff get in, the index puts the daily work
-first, and there is no "view site" link."""
+first, there is no "view site" link, and a record nobody can change has no Save button."""
 
 import pytest
+from django.urls import reverse
+
+from crm.models import IdempotencyKey
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -38,3 +42,14 @@ def test_index_puts_the_plumbing_below_the_daily_work(client, admin_user):
 def test_there_is_no_view_site_link_to_the_api_docs(admin_client):
     page = admin_client.get("/admin/").content.decode()
     assert "View site" not in page and 'href="/docs' not in page
+
+
+def test_an_idempotency_key_is_a_page_to_read_without_save_buttons(admin_client):
+    key = IdempotencyKey.objects.create(
+        user=UserFactory(), key="k-1", fingerprint="f", response_status=201, response_body={}
+    )
+    page = admin_client.get(reverse("admin:crm_idempotencykey_change", args=[key.pk]), HTTP_ACCEPT_LANGUAGE="ru")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'name="_save"' not in html and 'name="_continue"' not in html
+    assert "k-1" in html

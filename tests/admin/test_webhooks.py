@@ -153,3 +153,20 @@ def test_endpoint_page_and_dashboard_speak_russian(staff, receiver):
     assert "Отправить тестовое событие" in page and "Сменить секрет" in page and "обращение закрыто" in page
     dashboard = staff.get(reverse("admin:routing_dashboard"), HTTP_ACCEPT_LANGUAGE="ru").content.decode()
     assert "Исходящие вебхуки" in dashboard
+
+
+def test_delivery_and_attempt_rows_are_titled_in_the_users_language(staff, receiver):
+    endpoint = webhook_endpoint_create(url=receiver.url, events=["contact.closed"]).endpoint
+    receiver.status = 500
+    event_record(type=EventType.CONTACT_CLOSED, contact=ContactFactory())
+    webhook_work()
+    delivery = WebhookDelivery.objects.get()
+    page = staff.get(
+        reverse("admin:crm_webhookendpoint_change", args=[endpoint.pk]), HTTP_ACCEPT_LANGUAGE="ru"
+    ).content.decode()
+    assert f"contact.closed, сообщение {delivery.message_id}" in page
+    assert "→" not in page
+    page = staff.get(
+        reverse("admin:crm_webhookdelivery_change", args=[delivery.pk]), HTTP_ACCEPT_LANGUAGE="ru"
+    ).content.decode()
+    assert "попытка 1" in page
