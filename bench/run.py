@@ -198,6 +198,11 @@ def main() -> None:
     )
     parser.add_argument("--quick", action="store_true", help="smoke test: 3 s runs, sizes 1000,10000")
     parser.add_argument("--no-write", action="store_true", help="print only; write no results, touch no doc")
+    parser.add_argument(
+        "--stem",
+        default=None,
+        help="results file name (default: the date); with a stem of its own the doc's latest figures are left alone",
+    )
     args = parser.parse_args()
     if args.quick:
         args.duration, args.sizes = 3, "1000,10000"
@@ -273,8 +278,8 @@ def main() -> None:
         bench.log(f"target {name}: {t['value']} -> {'met' if t['met'] else 'MISSED'}")
     if args.no_write:
         return
-    stem = now.strftime("%Y-%m-%d")
-    reporting.write(report, stem)
+    stem = args.stem or now.strftime("%Y-%m-%d")
+    reporting.write(report, stem, touch_doc=args.stem is None)
     bench.log(f"wrote bench/results/{stem}.md and .json ({report['elapsed_s']} s in all)")
 
 

@@ -12,14 +12,9 @@ from crm.metrics import Stopwatch, lock_hold_observed
 from crm.models import ActorKind, AssignmentVia, Contact, EventType, Source, UnassignedReason
 from crm.services.assignment import Candidate, availability_now
 from crm.services.events import SYSTEM, Actor, assignment_event, event_build, events_record
+from crm.services.intake_claim import WAITING_INDEX_ON_SQLITE, WAITING_LITERALS, claim_for_intake, intake_read
 from crm.services.leads import LeadProfile, lead_normalise_external_id, lead_touch, message_clean, metadata_clean
-from crm.services.locking import (
-    WAITING_INDEX_ON_SQLITE,
-    WAITING_LITERALS,
-    RoutingContext,
-    claim_for_intake,
-    routing_locked,
-)
+from crm.services.locking import routing_locked
 
 # A source id no row has: stands for the real one while the queue check is compiled.
 SOURCE_MARKER = -7_700_002
@@ -175,7 +170,7 @@ def _register_on_one_operator(write: _ContactWriter, *, lead, created: bool, rng
     source_id = write.source_id
     if not connection.features.can_return_columns_from_insert:
         return None
-    read = RoutingContext.read_for_source(source_id)
+    read = intake_read(source_id)
     if read is None:
         return None
     ctx, waiting = read

@@ -3,8 +3,8 @@ load or a source's weights goes through `routing_locked`.
 
 Lock order, the same on every path so that no two transactions wait on each other in a
 cycle: operator rows first, in ascending id, in one statement (or one operator row alone:
-the intake's `claim_for_intake`, the only operator lock its transaction takes); then
-contact rows. SQLite
+the intake's claim, crm.services.intake_claim, the only operator lock its transaction
+takes); then contact rows. SQLite
 ignores SELECT ... FOR UPDATE; there every transaction is IMMEDIATE (settings), which
 serialises writers at BEGIN and gives the same guarantee.
 
@@ -30,12 +30,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
-from django.db.models import Exists, Q
+from django.db.models import Q
 from django.utils import timezone
 
-from crm.compiled import CompiledQuery, compiled, db_datetime
+from crm.compiled import CompiledQuery, compiled
 from crm.metrics import Stopwatch, lock_hold_observed
-from crm.models import Contact, ContactStatus, Operator, OperatorSource, Source
+from crm.models import Contact, Operator, OperatorSource, Source
 from crm.services.assignment import Candidate, Decision, choose_operator
 
 
@@ -79,28 +79,6 @@ class RoutingContext:
             links={source_id: links},
             sources={source_id: source},
         )
-
-    @classmethod
-    def read_for_source(cls, source_id: int) -> tuple[RoutingContext, bool] | None:
-        """The intake's unlocked read of a source: the rows of its lock statement, without the
-        lock, and whether a contact of the source waits. A decision made on it holds only once
-        the chosen operator is claimed (`claim_for_intake`). The rows are plain records with
-        what the decision reads (ReadLink, ReadOperator, ReadSource), not model instances:
-        nothing is written through them. None when the source has no links (or does not
-        exist)."""
-        rows = compiled("intake_read", _intake_read_query).rows(source_id=source_id)
-        if not rows:
-            return None
-        links = []
-        for pk, operator_id, weight, smooth_count, *operator, _strategy, _affinity, _waiting in rows:
-            links.append(ReadLink(pk, operator_id, weight, smooth_count, ReadOperator(*operator)))
-        strategy, affinity, waiting = rows[0][-3:]
-        ctx = cls(
-            operators={link.operator_id: link.operator for link in links},
-            links={source_id: links},
-            sources={source_id: ReadSource(strategy, affinity)},
-        )
-        return ctx, bool(waiting)
 
     def refresh_links(self, source_id: int) -> None:
         """Read the source's links again, after the lock: every writer of a link holds the
@@ -220,122 +198,6 @@ def _intake_lock_query() -> CompiledQuery:
         .order_by("operator_id"),
         source_id=SOURCE_MARKER,
     )
-
-
-def _intake_read_query() -> CompiledQuery:
-    """RoutingContext.read_for_source's statement: the columns of the source's links and
-    operators that a decision reads, and whether a contact of the source waits (index
-    crm_contact_waiting_idx), in one statement without a lock."""
-    # Not correlated: asked once per statement, not once per link.
-    waiting = Contact.objects.waiting().filter(source_id=SOURCE_MARKER)
-    return CompiledQuery(
-        OperatorSource.objects.filter(source_id=SOURCE_MARKER)
-        .annotate(source_has_waiting=Exists(waiting))
-        .order_by("operator_id")
-        .values_list(
-            "pk",
-            "operator_id",
-            "weight",
-            "smooth_count",
-            *(f"operator__{name}" for name in ReadOperator.__slots__),
-            "source__strategy",
-            "source__affinity",
-            "source_has_waiting",
-        ),
-        source_id=SOURCE_MARKER,
-        literals=WAITING_LITERALS,
-        sqlite_index=WAITING_INDEX_ON_SQLITE_SUBQUERY,
-    )
-
-
-# "Does a contact of this source wait?" is answered by the partial index
-# crm_contact_waiting_idx from its first entry. Its condition (status = 'open') matches the
-# query's only when the status is a literal in the SQL (WAITING_LITERALS), and SQLite's
-# planner, without statistics, still prefers crm_contact_open_idx (open contacts by
-# operator: "operator IS NULL" matches), which reads every waiting contact of every source
-# (a backlog of 100,000 elsewhere) before filtering by source: on SQLite it is told which.
-WAITING_LITERALS = (ContactStatus.OPEN.value,)
-WAITING_INDEX_ON_SQLITE = ('FROM "crm_contact"', "crm_contact_waiting_idx")
-WAITING_INDEX_ON_SQLITE_SUBQUERY = ('FROM "crm_contact" U0', "crm_contact_waiting_idx")
-
-
-@dataclass(slots=True)
-class ReadOperator:
-    """An operator as the intake's unlocked read sees him: what Candidate.from_link and
-    availability_now read."""
-
-    name: str
-    is_active: bool
-    availability: str
-    user_id: int | None
-    last_seen_at: datetime | None
-    open_load: int
-    max_load: int
-
-
-@dataclass(slots=True)
-class ReadLink:
-    pk: int
-    operator_id: int
-    weight: int
-    smooth_count: int
-    operator: ReadOperator
-
-
-@dataclass(slots=True)
-class ReadSource:
-    strategy: str
-    affinity: bool
-
-
-@dataclass(frozen=True)
-class Claimed:
-    """What `claim_for_intake` read back from the operator's row, as it is now."""
-
-    operator_id: int
-    name: str
-    is_active: bool
-    availability: str
-    user_id: int | None
-    last_seen_at: datetime | None
-    open_load: int  # counting the contact being registered
-    max_load: int
-
-
-def claim_for_intake(operator_id: int) -> Claimed | None:
-    """Take one unit of the operator's capacity for a new contact, if he has room: UPDATE
-    ... SET open_load = open_load + 1 WHERE id = %s AND open_load < max_load RETURNING ....
-
-    Lock: the operator's row, and only his, from here to the commit (the intake's
-    one-operator path, crm.services.intake; the lock order holds: it is the one operator lock
-    that transaction takes, after its lead's row). A transaction that holds the row (an
-    intake on him, or a writer holding all of a source's operators) makes this wait; then
-    PostgreSQL checks `open_load < max_load` again on the row as that one left it, so room
-    is never counted twice. None when he is full or gone: then no row was updated, but if the
-    statement waited for another transaction, his row stays locked (PostgreSQL locks the
-    row's newest version before it checks the condition again), so the caller must roll back
-    before it takes any other operator lock."""
-    connection = connections[DEFAULT_DB_ALIAS]
-    sql = connection.__dict__.get("crm_claim_sql")
-    if sql is None:
-        quote = connection.ops.quote_name
-        opts = Operator._meta
-        columns = ", ".join(
-            quote(opts.get_field(name).column)
-            for name in ("id", "name", "is_active", "availability", "user", "last_seen_at", "open_load", "max_load")
-        )
-        load, most = quote(opts.get_field("open_load").column), quote(opts.get_field("max_load").column)
-        sql = connection.crm_claim_sql = (
-            f"UPDATE {quote(opts.db_table)} SET {load} = {load} + 1 "
-            f"WHERE {quote(opts.pk.column)} = %s AND {load} < {most} RETURNING {columns}"
-        )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [operator_id])
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    op_id, name, is_active, availability, user_id, last_seen_at, open_load, max_load = row
-    return Claimed(op_id, name, bool(is_active), availability, user_id, db_datetime(last_seen_at), open_load, max_load)
 
 
 def _source_links_query() -> CompiledQuery:

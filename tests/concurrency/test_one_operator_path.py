@@ -10,9 +10,10 @@ import pytest
 from django.db import connection, connections, transaction
 
 from crm.models import Contact, Event, Lead, Operator
+from crm.services import intake
 from crm.services.assignment import Candidate, choose_operator
 from crm.services.intake import contact_register
-from crm.services.locking import RoutingContext, claim_for_intake
+from crm.services.intake_claim import claim_for_intake
 from tests.concurrency.test_capacity import assert_no_overshoot
 from tests.factories import ContactFactory, OperatorFactory, OperatorSourceFactory, SourceFactory
 
@@ -35,15 +36,15 @@ def seed_choosing(operator, others) -> int:
 def read_as_before(monkeypatch, operator, **fields):
     """The one-operator path's read shows `operator` with `fields` as they were before a
     change that another transaction committed just after the read (made here beforehand)."""
-    real_read = RoutingContext.read_for_source.__func__
+    real_read = intake.intake_read
 
-    def stale_read(cls, source_id):
-        ctx, waiting = real_read(cls, source_id)
+    def stale_read(source_id):
+        ctx, waiting = real_read(source_id)
         for name, value in fields.items():
             setattr(ctx.operators[operator.pk], name, value)
         return ctx, waiting
 
-    monkeypatch.setattr(RoutingContext, "read_for_source", classmethod(stale_read))
+    monkeypatch.setattr(intake, "intake_read", stale_read)
 
 
 def test_an_operator_filled_after_the_read_is_not_overfilled(monkeypatch):
@@ -80,13 +81,13 @@ def test_an_operator_deactivated_after_the_read_rolls_back_to_the_source_path(mo
 def test_a_contact_left_waiting_after_the_read_is_not_jumped(monkeypatch):
     source, _first, _second = two_operators()
     older = ContactFactory(source=source)  # waiting (no operator)
-    real_read = RoutingContext.read_for_source.__func__
+    real_read = intake.intake_read
 
-    def read_missing_the_queue(cls, source_id):
-        ctx, _waiting = real_read(cls, source_id)
+    def read_missing_the_queue(source_id):
+        ctx, _waiting = real_read(source_id)
         return ctx, False  # as if the older contact was left waiting just after our read
 
-    monkeypatch.setattr(RoutingContext, "read_for_source", classmethod(read_missing_the_queue))
+    monkeypatch.setattr(intake, "intake_read", read_missing_the_queue)
     contact = contact_register(external_id="late", source_id=source.pk, rng=random.Random(1))
     # The insert saw the older contact in its own statement, after the claim: rolled back, and
     # the source's path put it behind the queue.

@@ -9,7 +9,7 @@ from django.db import connection, transaction
 
 from crm.compiled import _inline
 from crm.services.intake import _waiting_query
-from crm.services.locking import _intake_read_query
+from crm.services.intake_claim import _intake_read_query
 
 pytestmark = pytest.mark.django_db
 
