@@ -102,6 +102,8 @@ def _open(driver, live_server, path: str) -> None:
 
 def test_every_admin_page_reads_in_russian(live_server, browser_factory, screenshot, settings):
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
 
     settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES = True
     superuser = UserFactory(username="root", is_staff=True, is_superuser=True)
@@ -116,7 +118,12 @@ def test_every_admin_page_reads_in_russian(live_server, browser_factory, screens
     driver.get(f"{live_server.url}/admin/login/")
     driver.find_element(By.ID, "id_username").send_keys("root")
     driver.find_element(By.ID, "id_password").send_keys(PASSWORD)
+    old = driver.find_element(By.TAG_NAME, "html")
     driver.find_element(By.CSS_SELECTOR, 'input[type="submit"]').click()
+    # The login's POST and its redirect must be over before the first page is asked for, or
+    # that redirect lands on top of it (the admin index has no breadcrumbs).
+    WebDriverWait(driver, 30).until(ec.staleness_of(old))
+    WebDriverWait(driver, 30).until(ec.presence_of_element_located((By.ID, "user-tools")))
 
     problems = []
     for name, path in pages:
