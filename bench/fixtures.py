@@ -259,7 +259,7 @@ def bench_bulk_load(*, contacts: int, contacts_per_lead: int = 2) -> dict:
         series = "WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < %s) SELECT n FROM s"
     pair_values = ", ".join(f"({i}, {s}, {o})" for i, (s, o) in enumerate(pairs))
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(*_lead_insert(series=series, tag=tag, now=now, n_leads=n_leads))
+        cursor.execute(*_lead_insert(series=series, tag=tag, now=now, n_leads=n_leads, first=first_lead_id))
         cursor.execute(
             f"""
             INSERT INTO crm_contact
@@ -301,13 +301,16 @@ def bench_bulk_load(*, contacts: int, contacts_per_lead: int = 2) -> dict:
     return {"contacts": Contact.objects.count(), "added_contacts": missing, "added_leads": n_leads}
 
 
-def _lead_insert(*, series: str, tag: str, now, n_leads: int) -> tuple[str, list]:
-    """INSERT ... SELECT of `n_leads` leads with profiles (one statement, both databases)."""
+def _lead_insert(*, series: str, tag: str, now, n_leads: int, first: int) -> tuple[str, list]:
+    """INSERT ... SELECT of `n_leads` leads with profiles (one statement, both databases).
+    Profiles are drawn from the lead's number counted from `first` (the first new lead's id),
+    so each load adds other people: numbered from 1 at every load, the searched first leads
+    had a namesake with the same phone and email in every later load."""
 
     def values(names: list[str]) -> str:
         return ", ".join(f"({i}, '{name}')" for i, name in enumerate(names))
 
-    h = "((seq.n * 2654435761) %% 4294967296)"  # Knuth's multiplicative hash of the number
+    h = f"(((seq.n + {int(first) - 1}) * 2654435761) %% 4294967296)"  # Knuth's multiplicative hash
     name = "f.v || ' ' || l.v"
     sql = f"""
         WITH f (i, v) AS (VALUES {values(FIRST_NAMES)}),
