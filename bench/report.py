@@ -182,7 +182,8 @@ def markdown(report: dict) -> str:
         "",
         "In one process (bench.profile, make-run settings): "
         + "; ".join(
-            f"{r.get('sources', 'four')} sources: app {r['app_cpu_ms']} ms, PostgreSQL {r['db_cpu_ms']} ms CPU, "
+            f"{r.get('tree', 'now')}, {r.get('sources', 'four')} sources: app {r['app_cpu_ms']} ms, "
+            f"PostgreSQL {r['db_cpu_ms']} ms CPU, "
             f"{r['statements']} statements, "
             f"lock hold p50 {r['lock_hold_p50_ms']} / p99 {r['lock_hold_p99_ms']} ms "
             f"(of which the commit {r.get('commit_p50_ms')} ms)"

@@ -45,6 +45,7 @@ import urllib.parse
 from bench import report as reporting
 from bench.backlog import run_backlog
 from bench.load import STAFF_MODES, Load, loadavg
+from bench.reference import REFERENCE_COMMIT, reference_tree
 from bench.servers import ROOT, Servers, pg_db, sqlite_db
 
 DEFAULT_PG_URL = "postgres://postgres@127.0.0.1:5432/minicrm_bench"
@@ -62,27 +63,38 @@ GROWTH_READ_CONNS = 2
 NEVER_TRIPS = "100000000/s"
 
 
+def profile_intake(*, cwd, hot: bool = False) -> dict:
+    """One `python -m bench.profile intake --settings make-run` in the tree at `cwd`."""
+    argv = [sys.executable, "-m", "bench.profile", "intake", "--requests", "500", "--settings", "make-run"]
+    argv += ["--hot"] if hot else []
+    out = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, check=True).stdout
+    return {
+        "app_cpu_ms": float(re.search(r"app CPU ([0-9.]+) ms", out).group(1)),
+        "db_cpu_ms": float(re.search(r"backend CPU ([0-9.]+) ms", out).group(1)),
+        "statements": float(re.search(r"([0-9.]+) SQL statements", out).group(1)),
+        "lock_hold_p50_ms": float(re.search(r"p50 ([0-9.]+) ms, p99", out).group(1)),
+        "lock_hold_p99_ms": float(re.search(r"p99 ([0-9.]+) ms ->", out).group(1)),
+        "commit_p50_ms": float(re.search(r"the commit \(its WAL flush\): p50 ([0-9.]+) ms", out).group(1)),
+    }
+
+
 def run_inprocess(*, rounds: int, log) -> list[dict]:
     """`python -m bench.profile intake --settings make-run`, `rounds` times over the four
-    sources of today's figures, then once with --hot (the headline's source): application and
-    PostgreSQL CPU per intake, statements, and the lock hold time (first operator lock to
-    commit), without HTTP and without contention."""
+    sources of today's figures, each round also on "today's" tree (bench.reference: main
+    before the round, same bench, same machine, runs alternated), then once with --hot (the
+    headline's source): application and PostgreSQL CPU per intake, statements, and the lock
+    hold time (first operator lock to commit), without HTTP and without contention."""
     found = []
-    for hot in [False] * rounds + [True]:
-        argv = [sys.executable, "-m", "bench.profile", "intake", "--requests", "500", "--settings", "make-run"]
-        argv += ["--hot"] if hot else []
-        out = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, check=True).stdout
-        figures = {
-            "app_cpu_ms": float(re.search(r"app CPU ([0-9.]+) ms", out).group(1)),
-            "db_cpu_ms": float(re.search(r"backend CPU ([0-9.]+) ms", out).group(1)),
-            "statements": float(re.search(r"([0-9.]+) SQL statements", out).group(1)),
-            "lock_hold_p50_ms": float(re.search(r"p50 ([0-9.]+) ms, p99", out).group(1)),
-            "lock_hold_p99_ms": float(re.search(r"p99 ([0-9.]+) ms ->", out).group(1)),
-            "commit_p50_ms": float(re.search(r"the commit \(its WAL flush\): p50 ([0-9.]+) ms", out).group(1)),
-        }
-        figures["sources"] = "hot" if hot else "four"
-        found.append(figures)
-        log("  in-process intake: " + ", ".join(f"{k} {v}" for k, v in figures.items()))
+    with reference_tree() as today:
+        if today is None:
+            log(f"  no git history for {REFERENCE_COMMIT}: today's figures are bench.targets.TODAY")
+        runs = [("now", ROOT, False)] * rounds + [("now", ROOT, True)]
+        if today is not None:
+            runs[:rounds] = [run for _ in range(rounds) for run in (("today", today, False), ("now", ROOT, False))]
+        for tree, cwd, hot in runs:
+            figures = {**profile_intake(cwd=cwd, hot=hot), "sources": "hot" if hot else "four", "tree": tree}
+            found.append(figures)
+            log("  in-process intake: " + ", ".join(f"{k} {v}" for k, v in figures.items()))
     return found
 
 

@@ -6,7 +6,8 @@ healthz of the same server, round by round), and the in-process figures against 
 # 2026-11-27 while it was quiet (load average below 1), with this bench's bench.profile
 # (make-run settings, 500 intakes): application CPU 4.20 and 5.03 ms per intake, lock hold
 # p50 2.79 and 3.22 ms. The lower (faster) of each is the reference, so a target met against
-# it is met against either.
+# it is met against either. A bench run measures ec4c142 itself beside the tree
+# (bench.reference) and judges against that; these figures are the fallback without git.
 TODAY = {"app_cpu_ms": 4.20, "lock_hold_p50_ms": 2.79}
 HOT_OPERATORS = 10  # bench.fixtures.HOT_SOURCE's operators, all with room
 
@@ -69,30 +70,36 @@ def headline_targets(s: dict, inprocess: list[dict]) -> dict:
                 "met": pg["intake_p99_64_ms"] <= 600 and pg["intake_rps_64"] >= 0.95 * pg["intake_rps_16"],
             }
     hot = [r for r in inprocess if r.get("sources") == "hot"]
-    inprocess = [r for r in inprocess if r.get("sources", "four") == "four"]  # as today's were taken
+    measured = [r for r in inprocess if r.get("tree") == "today"]
+    # Today's figures from this run (bench.reference) when it measured them, else the first
+    # machine's (TODAY).
+    today_figures = {key: median([r[key] for r in measured]) for key in TODAY} if measured else dict(TODAY)
+    today_from = f"ec4c142 in this run, median of {len(measured)}" if measured else "ec4c142 on the first machine"
+    inprocess = [r for r in inprocess if r.get("sources", "four") == "four" and r.get("tree", "now") == "now"]
     if hot:
         # One busy source with ten operators with room: each intake holds one operator's row
         # (the one-operator path), so the source's intakes are bounded by ten holds side by
         # side, where today's locked all ten for each intake (1 / hold).
         hold = hot[0]["lock_hold_p50_ms"]
         ceiling = HOT_OPERATORS * 1000 / hold
-        today = 1000 / TODAY["lock_hold_p50_ms"]
+        today = 1000 / today_figures["lock_hold_p50_ms"]
         targets["hot_source_ceiling_ge_4x_today"] = {
             "value": f"one operator's hold p50 {hold} ms (of which the commit {hot[0].get('commit_p50_ms')} ms); "
-            f"{HOT_OPERATORS} operators / hold = {ceiling:.0f}/s (today 1 / {TODAY['lock_hold_p50_ms']} ms = "
-            f"{today:.0f}/s): {ceiling / today:.1f}x",
+            f"{HOT_OPERATORS} operators / hold = {ceiling:.0f}/s (today 1 / {today_figures['lock_hold_p50_ms']} ms = "
+            f"{today:.0f}/s, {today_from}): {ceiling / today:.1f}x",
             "met": ceiling / today >= 4,
         }
     if inprocess:
         app = median([r["app_cpu_ms"] for r in inprocess])
         hold = median([r["lock_hold_p50_ms"] for r in inprocess])
         targets["app_cpu_per_intake_le_half_of_today"] = {
-            "value": f"{app} ms (today {TODAY['app_cpu_ms']} ms; median of {len(inprocess)} runs)",
-            "met": app <= TODAY["app_cpu_ms"] / 2,
+            "value": f"{app} ms (today {today_figures['app_cpu_ms']} ms, {today_from}; median of "
+            f"{len(inprocess)} runs)",
+            "met": app <= today_figures["app_cpu_ms"] / 2,
         }
         targets["lock_hold_four_sources_vs_today"] = {
-            "value": f"lock hold p50 {hold} ms -> {1000 / hold:.0f}/s (today {TODAY['lock_hold_p50_ms']} ms -> "
-            f"{1000 / TODAY['lock_hold_p50_ms']:.0f}/s): {TODAY['lock_hold_p50_ms'] / hold:.2f}x",
-            "met": TODAY["lock_hold_p50_ms"] / hold >= 4,
+            "value": f"lock hold p50 {hold} ms -> {1000 / hold:.0f}/s (today {today_figures['lock_hold_p50_ms']} ms "
+            f"-> {1000 / today_figures['lock_hold_p50_ms']:.0f}/s): {today_figures['lock_hold_p50_ms'] / hold:.2f}x",
+            "met": today_figures["lock_hold_p50_ms"] / hold >= 4,
         }
     return targets

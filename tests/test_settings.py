@@ -43,13 +43,41 @@ def test_production_check_deploy_is_clean():
 
 
 def test_pgbouncer_pooler_turns_off_server_side_cursors_and_prepared_statements():
-    from minicrm_project.settings.base import pooler_safe
+    from minicrm_project.settings.base import postgres_tuned
 
-    config = pooler_safe({"ENGINE": "django.db.backends.postgresql", "OPTIONS": {}}, "pgbouncer")
+    config = postgres_tuned({"ENGINE": "django.db.backends.postgresql", "OPTIONS": {}}, "pgbouncer")
     assert config["DISABLE_SERVER_SIDE_CURSORS"] is True
     assert config["OPTIONS"]["prepare_threshold"] is None
-    direct = pooler_safe({"ENGINE": "django.db.backends.postgresql", "OPTIONS": {}}, "")
+    direct = postgres_tuned({"ENGINE": "django.db.backends.postgresql", "OPTIONS": {}}, "")
     assert "DISABLE_SERVER_SIDE_CURSORS" not in direct
+
+
+def test_straight_to_postgresql_statements_are_prepared_unless_the_url_says_otherwise():
+    from minicrm_project.settings.base import PREPARE_THRESHOLD, postgres_tuned
+
+    def options(given: dict) -> dict:
+        return postgres_tuned({"ENGINE": "django.db.backends.postgresql", "OPTIONS": given}, "")["OPTIONS"]
+
+    assert options({}) == {"server_side_binding": True, "prepare_threshold": PREPARE_THRESHOLD}
+    # The URL's query strings, as dj-database-url hands them over.
+    assert options({"server_side_binding": "false", "prepare_threshold": "None"}) == {
+        "server_side_binding": False,
+        "prepare_threshold": None,
+    }
+    assert options({"prepare_threshold": "2"}) == {"server_side_binding": True, "prepare_threshold": 2}
+    sqlite = postgres_tuned({"ENGINE": "django.db.backends.sqlite3", "OPTIONS": {}}, "")
+    assert sqlite["OPTIONS"] == {}
+
+
+def test_the_test_database_connection_prepares_statements(db):
+    # The suite runs on PostgreSQL the way production does: server-side binding, prepared.
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only")
+    assert connection.settings_dict["OPTIONS"]["server_side_binding"] is True
+    connection.ensure_connection()
+    assert connection.connection.prepare_threshold is not None
 
 
 @pytest.mark.parametrize(
@@ -59,7 +87,7 @@ def test_pgbouncer_pooler_turns_off_server_side_cursors_and_prepared_statements(
 def test_pooler_settings_refuse_what_transaction_pooling_breaks(options, pooler):
     from django.core.exceptions import ImproperlyConfigured
 
-    from minicrm_project.settings.base import pooler_safe
+    from minicrm_project.settings.base import postgres_tuned
 
     with pytest.raises(ImproperlyConfigured, match="DATABASE_POOLER"):
-        pooler_safe({"ENGINE": "django.db.backends.postgresql", "OPTIONS": options}, pooler)
+        postgres_tuned({"ENGINE": "django.db.backends.postgresql", "OPTIONS": options}, pooler)

@@ -114,25 +114,46 @@ SQLITE_OPTIONS = {
 POOLERS = ("", "pgbouncer")
 
 
-def pooler_safe(config: dict, pooler: str) -> dict:
-    """PostgreSQL settings that survive a transaction-pooling PgBouncer (DATABASE_POOLER=pgbouncer),
-    where consecutive transactions of one Django connection may run on different server
-    connections, so nothing may outlive a transaction on the server:
+# psycopg 3 prepares a statement on the server after this many executions on one connection
+# and then sends only its name and parameters: PostgreSQL parses and plans it once.
+PREPARE_THRESHOLD = 5
+
+
+def postgres_tuned(config: dict, pooler: str) -> dict:
+    """The PostgreSQL connection options, by what stands between Django and the server.
+
+    Straight to PostgreSQL (DATABASE_POOLER unset): server-side binding and prepared
+    statements. Django's default binds parameters on the client and sends every statement
+    as new text, which PostgreSQL parses and plans each time; prepared after PREPARE_THRESHOLD
+    runs, the intake's statements cost the database about half the CPU (docs/performance.md,
+    "Prepared statements"). A DATABASE_URL that sets `server_side_binding` or
+    `prepare_threshold` itself is taken as it is.
+
+    Behind a transaction-pooling PgBouncer (DATABASE_POOLER=pgbouncer), consecutive
+    transactions of one Django connection may run on different server connections, so
+    nothing may outlive a transaction on the server:
     - no server-side cursors: `QuerySet.iterator()` would DECLARE a cursor WITH HOLD in
       autocommit and FETCH it in later transactions, on a server connection that may not
       have it;
-    - no server-side prepared statements: psycopg 3 prepares a query after `prepare_threshold`
-      executions and reuses it by name; PgBouncer before 1.21 does not track them (Django
-      already leaves the threshold at None; it is pinned here, and asking for prepared
-      statements or server-side binding through the URL is refused).
+    - no server-side prepared statements: psycopg reuses a prepared statement by name, and
+      PgBouncer before 1.21 does not track them ("prepared statement _pg3_0 already exists");
+      client-side binding, as Django's default, and asking for either through the URL is
+      refused.
     Session state otherwise: the only SET Django sends is the time zone, a parameter PgBouncer
-    tracks and restores per client; minicrm takes no advisory locks and uses no LISTEN or
-    temporary tables; its row locks are transaction-scoped."""
+    tracks and restores per client; minicrm's advisory locks and row locks are
+    transaction-scoped, and it uses no LISTEN or temporary tables."""
     if pooler not in POOLERS:
         raise ImproperlyConfigured(f"DATABASE_POOLER must be one of {', '.join(repr(p) for p in POOLERS)}.")
-    if pooler != "pgbouncer" or config["ENGINE"] != "django.db.backends.postgresql":
+    if config["ENGINE"] != "django.db.backends.postgresql":
         return config
     options = config.setdefault("OPTIONS", {})
+    if pooler != "pgbouncer":
+        # A URL's query gives strings: "?server_side_binding=false&prepare_threshold=None".
+        binding = options.get("server_side_binding", True)
+        options["server_side_binding"] = binding is True or str(binding).lower() in ("1", "true", "yes", "on")
+        threshold = options.get("prepare_threshold", PREPARE_THRESHOLD)
+        options["prepare_threshold"] = None if str(threshold) in ("", "None") else int(threshold)
+        return config
     if options.get("server_side_binding") or options.get("prepare_threshold") not in (None, "", "None"):
         raise ImproperlyConfigured(
             "DATABASE_POOLER=pgbouncer: server-side binding and prepared statements do not survive "
@@ -150,7 +171,7 @@ def database_from_env() -> dict:
         config["CONN_HEALTH_CHECKS"] = True
         if config["ENGINE"] == "django.db.backends.sqlite3":
             config.setdefault("OPTIONS", {}).update(SQLITE_OPTIONS)
-        return pooler_safe(config, os.environ.get("DATABASE_POOLER", "").strip().lower())
+        return postgres_tuned(config, os.environ.get("DATABASE_POOLER", "").strip().lower())
     return {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": SQLITE_PATH,
