@@ -40,7 +40,7 @@ def backlog_setup(*, waiting: int) -> dict:
     (room for the backlog and what arrives during the run), `waiting` contacts of as many
     leads waiting on it, oldest first. Plain SQL, as the bulk load."""
     from bench.fixtures import _lead_insert
-    from crm.models import Contact, Operator, OperatorSource, Source, UnassignedReason
+    from crm.models import Contact, Lead, Operator, OperatorSource, Source, UnassignedReason
 
     with transaction.atomic():
         source = Source.objects.create(name="backlog")
@@ -50,7 +50,8 @@ def backlog_setup(*, waiting: int) -> dict:
         tag = "backlog-"
         series = "SELECT g AS n FROM generate_series(1, %s) AS g"
         with connection.cursor() as cursor:
-            cursor.execute(*_lead_insert(series=series, tag=tag, now=now, n_leads=waiting))
+            first = (Lead.objects.order_by("-id").values_list("id", flat=True).first() or 0) + 1
+            cursor.execute(*_lead_insert(series=series, tag=tag, now=now, n_leads=waiting, first=first))
             cursor.execute(
                 """
                 INSERT INTO crm_contact

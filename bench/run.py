@@ -16,9 +16,10 @@ Scenarios, in order:
      process (bench.profile: CPU per intake, lock hold time), three times.
   2. PostgreSQL, two instances on two ports, one database, the load split between them.
   3. PostgreSQL growth: 10^3, 10^5, 10^6 contacts bulk-loaded (SQL, not the API; two contacts
-     per lead, leads with realistic names, phones and emails); at each size the first page of
-     the contact and lead lists and a lead search (at 2 connections: their own time, not a
-     queue's), and the intake (16), p50 compared.
+     per lead, leads with realistic names, phones and emails), one database and one instance
+     per size; the first page of the contact and lead lists and a lead search (at 2
+     connections: their own time, not a queue's), the intake and the baseline (16), in three
+     rounds that alternate over the sizes; medians of the p50s compared.
   4. and 5. The same as 1 and 3 on the embedded SQLite.
   6. PostgreSQL backlog (bench/backlog.py): 16,000 and 100,000 waiting contacts, the
      activating PATCH, the background drain and intake latency meanwhile (results in
@@ -59,8 +60,16 @@ HEADLINE_ROUNDS = 3
 # 15 others: the contact list's p50 went 40 -> 59 ms from 10^3 to 10^6 while its throughput
 # rose 264 -> 332 req/s (2026-11-27 04:49 run).
 GROWTH_READ_CONNS = 2
+# Rounds of the growth scenarios, the sizes alternated (Bench.growth).
+GROWTH_ROUNDS = 3
 # The settings `make run` serves with: throttling on, at rates no run reaches, so its cost counts.
 NEVER_TRIPS = "100000000/s"
+
+
+def growth_url(url: str, i: int) -> str:
+    """The growth scenario's database of the i-th size: the bench database's name + _g<i>."""
+    base, _, query = url.partition("?")
+    return f"{base}_g{i}" + (f"?{query}" if query else "")
 
 
 def profile_intake(*, cwd, hot: bool = False) -> dict:
@@ -156,36 +165,49 @@ class Bench:
         finally:
             self.servers.stop_all()
 
-    def growth(self, db: dict, port: int) -> None:
-        setup = self.servers.reset(db)
-        self.bulk_load(db, self.args.sizes[0])
-        # The same people are searched at every size: terms taken from the first leads.
-        terms = self.servers.manage_json(db, "bench_search_terms")
-        self.load.search_terms = self.servers.tmp / f"search-terms-{db['name']}.txt"
+    def growth(self, db_at, port: int) -> None:
+        """One database per size, `db_at(i)`, each bulk-loaded to its size and served by its own
+        instance, so that every request of every size runs in alternation, GROWTH_ROUNDS rounds
+        in rotated order: a drift of the machine's speed (autovacuum after a big load, other
+        work on the host) falls on every size alike, where one growing database measured size
+        after size put minutes between the two ends of the ratio. The baseline, whose cost does
+        not depend on the tables, shows what drift is left."""
+        sizes = self.args.sizes
+        dbs, setups, ports = [], [], []
+        for i, size in enumerate(sizes):
+            db = db_at(i)
+            setups.append(self.servers.reset(db))
+            self.bulk_load(db, size)
+            dbs.append(db)
+            ports.append(port + i)
+        # The same people are searched at every size: every load starts from the same profiles
+        # (bench.fixtures), and the terms are taken from the first leads.
+        terms = self.servers.manage_json(dbs[0], "bench_search_terms")
+        self.load.search_terms = self.servers.tmp / f"search-terms-{dbs[0]['name']}.txt"
         self.load.search_terms.write_text("".join(urllib.parse.quote(term, safe="") + "\n" for term in terms))
-        self.servers.start(db, port)
+        waited = self.servers.wait_for_autovacuum(dbs[-1])
+        self.log(f"  waited {waited} s for autovacuum to finish")
         try:
-            for size in self.args.sizes:
-                if size != self.args.sizes[0]:
-                    self.bulk_load(db, size)
-                    # A big load invalidates cached plans' statistics and pages; let a short
-                    # warm-up pull the indexes back into memory as production would have them.
-                else:
-                    self.load.warm_up(setup, [port], modes=("contacts", "intake"))
-                snap = self.servers.manage_json(db, "bench_snapshot")
-                # The baseline at each size normalises the p50s for the machine's drift
-                # between sizes (its cost does not depend on the contact table).
+            contacts = []
+            for db, setup, p in zip(dbs, setups, ports, strict=True):
+                self.servers.start(db, p)
+                # Pulls the indexes into memory as production would have them.
+                self.load.warm_up(setup, [p], modes=("contacts", "intake"))
+                contacts.append(self.servers.manage_json(db, "bench_snapshot")["contacts"])
+            order = list(range(len(sizes)))
+            for round_no in range(GROWTH_ROUNDS):
                 for mode in self.args.growth_modes:
-                    conns = GROWTH_READ_CONNS if mode in STAFF_MODES else 16
-                    self.load.measure(
-                        db=db,
-                        scenario="growth",
-                        mode=mode,
-                        conns=conns,
-                        setup=setup,
-                        ports=[port],
-                        size=snap["contacts"],
-                    )
+                    for i in order[round_no % len(order) :] + order[: round_no % len(order)]:
+                        self.load.measure(
+                            db=dbs[i],
+                            scenario="growth",
+                            mode=mode,
+                            conns=GROWTH_READ_CONNS if mode in STAFF_MODES else 16,
+                            setup=setups[i],
+                            ports=[ports[i]],
+                            size=contacts[i],
+                            label=f"{mode} r{round_no + 1} at {contacts[i]:,}",
+                        )
         finally:
             self.servers.stop_all()
 
@@ -249,13 +271,13 @@ def main() -> None:
             bench.two_instances(pg, [port + 1, port + 2])
         if "growth-pg" in wanted:
             bench.log("PostgreSQL: growth")
-            bench.growth(pg, port + 3)
+            bench.growth(lambda i: pg_db(growth_url(args.pg_url, i)), port + 10)
         if "main-sqlite" in wanted:
             bench.log("SQLite: baseline and intake")
             bench.main_cases(sqlite_db(bench.servers.tmp, "main"), port + 4)
         if "growth-sqlite" in wanted:
             bench.log("SQLite: growth")
-            bench.growth(sqlite_db(bench.servers.tmp, "growth"), port + 5)
+            bench.growth(lambda i: sqlite_db(bench.servers.tmp, f"growth-{i}"), port + 20)
         if "backlog-pg" in wanted:
             bench.log("PostgreSQL: backlogs drained in the background")
             bench.backlog = run_backlog(

@@ -150,6 +150,24 @@ class Servers:
         result.update(db=db["name"], target=contacts, seconds=round(time.time() - t0, 1))
         return result
 
+    def wait_for_autovacuum(self, db: dict, timeout: float = 180) -> float:
+        """Waits until no autovacuum worker runs on the server (a big bulk load sets them off,
+        and they would take a core from whatever is measured next); returns the seconds waited."""
+        if db["name"] != "postgresql":
+            return 0.0
+        import psycopg
+
+        started = time.time()
+        with psycopg.connect(db["url"].rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
+            while time.time() - started < timeout:
+                busy = conn.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'"
+                ).fetchone()[0]
+                if not busy:
+                    break
+                time.sleep(1)
+        return round(time.time() - started, 1)
+
     def db_backend_pids(self, db: dict) -> list[int]:
         """PostgreSQL backends serving the bench database (SQLite runs in the workers)."""
         if db["name"] != "postgresql":
