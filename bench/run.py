@@ -35,6 +35,7 @@ This module holds the scenarios and the command line; the parts live beside it:
 """
 
 import argparse
+import contextlib
 import datetime
 import os
 import re
@@ -42,6 +43,7 @@ import subprocess
 import sys
 import time
 import urllib.parse
+from pathlib import Path
 
 from bench import report as reporting
 from bench.backlog import run_backlog
@@ -66,10 +68,11 @@ GROWTH_ROUNDS = 3
 NEVER_TRIPS = "100000000/s"
 
 
-def growth_url(url: str, i: int) -> str:
-    """The growth scenario's database of the i-th size: the bench database's name + _g<i>."""
+def growth_url(url: str, suffix) -> str:
+    """A database of its own beside the bench database: its name + _g<suffix> (the growth
+    scenario's i-th size, or "today" for the reference tree's)."""
     base, _, query = url.partition("?")
-    return f"{base}_g{i}" + (f"?{query}" if query else "")
+    return f"{base}_g{suffix}" + (f"?{query}" if query else "")
 
 
 def profile_intake(*, cwd, hot: bool = False) -> dict:
@@ -87,23 +90,20 @@ def profile_intake(*, cwd, hot: bool = False) -> dict:
     }
 
 
-def run_inprocess(*, rounds: int, log) -> list[dict]:
+def run_inprocess(*, rounds: int, log, today: Path | None) -> list[dict]:
     """`python -m bench.profile intake --settings make-run`, `rounds` times over the four
-    sources of today's figures, each round also on "today's" tree (bench.reference: main
-    before the round, same bench, same machine, runs alternated), then once with --hot (the
-    headline's source): application and PostgreSQL CPU per intake, statements, and the lock
-    hold time (first operator lock to commit), without HTTP and without contention."""
+    sources of today's figures, each round also on "today's" tree (`today`, bench.reference:
+    main before the round, same bench, same machine, runs alternated), then once with --hot
+    (the headline's source): application and PostgreSQL CPU per intake, statements, and the
+    lock hold time (first operator lock to commit), without HTTP and without contention."""
     found = []
-    with reference_tree() as today:
-        if today is None:
-            log(f"  no git history for {REFERENCE_COMMIT}: today's figures are bench.targets.TODAY")
-        runs = [("now", ROOT, False)] * rounds + [("now", ROOT, True)]
-        if today is not None:
-            runs[:rounds] = [run for _ in range(rounds) for run in (("today", today, False), ("now", ROOT, False))]
-        for tree, cwd, hot in runs:
-            figures = {**profile_intake(cwd=cwd, hot=hot), "sources": "hot" if hot else "four", "tree": tree}
-            found.append(figures)
-            log("  in-process intake: " + ", ".join(f"{k} {v}" for k, v in figures.items()))
+    runs = [("now", ROOT, False)] * rounds + [("now", ROOT, True)]
+    if today is not None:
+        runs[:rounds] = [run for _ in range(rounds) for run in (("today", today, False), ("now", ROOT, False))]
+    for tree, cwd, hot in runs:
+        figures = {**profile_intake(cwd=cwd, hot=hot), "sources": "hot" if hot else "four", "tree": tree}
+        found.append(figures)
+        log("  in-process intake: " + ", ".join(f"{k} {v}" for k, v in figures.items()))
     return found
 
 
@@ -111,8 +111,10 @@ class Bench:
     """The scenarios, in the order `main` runs them; servers, load and books come from their
     own modules."""
 
-    def __init__(self, args):
+    def __init__(self, args, today: Path | None = None):
         self.args = args
+        # "Today's" tree (bench.reference), measured beside this one; None without git history.
+        self.today = today
         self.started = time.time()
         self.servers = Servers(workers=args.workers)
         self.load = Load(self.servers, duration=args.duration, log=self.log)
@@ -128,24 +130,41 @@ class Bench:
         self.loads.append(result)
         self.log(f"  bulk load {db['name']} to {contacts:,} contacts: {result['seconds']} s")
 
-    def main_cases(self, db: dict, port: int, measure: bool = True) -> None:
-        setup = self.servers.reset(db)
-        self.main_setup = setup
+    def main_cases(self, db: dict, port: int, measure: bool = True, today_db: dict | None = None) -> None:
+        """The headline and the main cases on `db`; with `today_db` (a database of its own) and
+        a reference tree, "today's" intake and healthz too, served by that tree on port + 30,
+        alternated with this tree's in every round (scenario "main_today")."""
+        setup = self.main_setup = self.servers.reset(db)
         if not measure:
             return
         self.servers.start(db, port)
         try:
             self.load.warm_up(setup, [port], modes=("baseline", "intake", "healthz"))
-            # The headline, intake / healthz, three times; the order rotates from round to round
-            # so that a drift of the machine's speed favours none of the three.
-            modes = ["healthz", "intake", "baseline"]
             # The headline's intake: one busy source with ten operators who all have room.
             hot = {**setup, "source_ids": [setup["hot_source_id"]]}
+            # The headline, intake / healthz, three times; the order rotates from round to round
+            # so that a drift of the machine's speed favours none of them.
+            cases = [("main", mode, db, hot, port) for mode in ("healthz", "intake", "baseline")]
+            if today_db is not None and self.today is not None:
+                today_db = {**today_db, "cwd": self.today}
+                today_setup = self.servers.reset(today_db)
+                self.servers.start(today_db, port + 30)
+                self.load.warm_up(today_setup, [port + 30], modes=("intake", "healthz"))
+                today_hot = {**today_setup, "source_ids": [today_setup["hot_source_id"]]}
+                cases += [("main_today", mode, today_db, today_hot, port + 30) for mode in ("healthz", "intake")]
             for round_no in range(HEADLINE_ROUNDS):
-                for mode in modes[round_no % 3 :] + modes[: round_no % 3]:
-                    label = f"{mode} r{round_no + 1}"
-                    self.load.measure(db=db, scenario="main", mode=mode, conns=16, setup=hot, ports=[port], label=label)
-            for mode in modes:
+                shift = round_no % len(cases)
+                for scenario, mode, case_db, case_setup, case_port in cases[shift:] + cases[:shift]:
+                    self.load.measure(
+                        db=case_db,
+                        scenario=scenario,
+                        mode=mode,
+                        conns=16,
+                        setup=case_setup,
+                        ports=[case_port],
+                        label=("today " if scenario == "main_today" else "") + f"{mode} r{round_no + 1}",
+                    )
+            for mode in ("healthz", "intake", "baseline"):
                 self.load.measure(db=db, scenario="main", mode=mode, conns=64, setup=hot, ports=[port])
             # The mixed traffic of the earlier rounds: every source, some of them full (waiting).
             label = "intake all sources"
@@ -247,7 +266,10 @@ def main() -> None:
 
     os.environ.setdefault("THROTTLE_INTAKE_RATE", NEVER_TRIPS)
     os.environ.setdefault("THROTTLE_API_RATE", NEVER_TRIPS)
-    bench = Bench(args)
+    reference = contextlib.ExitStack()
+    bench = Bench(args, today=reference.enter_context(reference_tree()))
+    if bench.today is None:
+        bench.log(f"no git history for {REFERENCE_COMMIT}: today's figures are bench.targets.TODAY")
     start_load = loadavg()
     pg = pg_db(args.pg_url)
     port = args.port
@@ -262,10 +284,10 @@ def main() -> None:
     try:
         if "main-pg" in wanted or "two-pg" in wanted:
             bench.log("PostgreSQL: baseline and intake, one instance")
-            bench.main_cases(pg, port, measure="main-pg" in wanted)
+            bench.main_cases(pg, port, measure="main-pg" in wanted, today_db=pg_db(growth_url(args.pg_url, "today")))
         if "main-pg" in wanted:
             bench.log("PostgreSQL: the intake in one process (bench.profile, make-run settings)")
-            bench.inprocess = run_inprocess(rounds=HEADLINE_ROUNDS, log=bench.log)
+            bench.inprocess = run_inprocess(rounds=HEADLINE_ROUNDS, log=bench.log, today=bench.today)
         if "two-pg" in wanted:
             bench.log("PostgreSQL: two instances, one database")
             bench.two_instances(pg, [port + 1, port + 2])
@@ -274,7 +296,9 @@ def main() -> None:
             bench.growth(lambda i: pg_db(growth_url(args.pg_url, i)), port + 10)
         if "main-sqlite" in wanted:
             bench.log("SQLite: baseline and intake")
-            bench.main_cases(sqlite_db(bench.servers.tmp, "main"), port + 4)
+            bench.main_cases(
+                sqlite_db(bench.servers.tmp, "main"), port + 4, today_db=sqlite_db(bench.servers.tmp, "today")
+            )
         if "growth-sqlite" in wanted:
             bench.log("SQLite: growth")
             bench.growth(lambda i: sqlite_db(bench.servers.tmp, f"growth-{i}"), port + 20)
@@ -285,6 +309,7 @@ def main() -> None:
             )
     finally:
         bench.servers.stop_all()
+        reference.close()
 
     now = datetime.datetime.now(datetime.UTC)
     report = {

@@ -63,9 +63,10 @@ class Servers:
         self.commands.append(f"{shown} {shlex.join(argv)}".strip())
 
     def manage(self, db: dict, *argv: str) -> str:
+        """manage.py in the database's tree: this one, or another's (db["cwd"], bench.reference)."""
         cmd = [sys.executable, "manage.py", *argv]
         self.record(["python", "manage.py", *argv], {**db["shown"], "DJANGO_SETTINGS_MODULE": SETTINGS})
-        out = subprocess.run(cmd, cwd=ROOT, env=self.env(db), capture_output=True, text=True)
+        out = subprocess.run(cmd, cwd=db.get("cwd", ROOT), env=self.env(db), capture_output=True, text=True)
         if out.returncode != 0:
             raise SystemExit(f"manage.py {' '.join(argv)} failed:\n{out.stdout}\n{out.stderr}")
         return out.stdout.strip()
@@ -73,7 +74,8 @@ class Servers:
     def manage_json(self, db: dict, *argv: str) -> dict:
         return json.loads(self.manage(db, *argv).splitlines()[-1])
 
-    def start(self, db: dict, port: int, cwd: Path = ROOT) -> subprocess.Popen:
+    def start(self, db: dict, port: int, cwd: Path | None = None) -> subprocess.Popen:
+        cwd = cwd or db.get("cwd", ROOT)
         env = self.env(db, PORT=str(port), WEB_CONCURRENCY=str(self.workers))
         self.record(
             ["gunicorn", "-c", "gunicorn.conf.py", "minicrm_project.wsgi"],

@@ -18,9 +18,10 @@ def median(values: list[float]) -> float:
     return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
 
 
-def headline(runs: list[dict], dbname: str) -> dict | None:
-    """Intake / healthz of the same server, round by round (runs labelled "<mode> rN")."""
-    main = [r for r in runs if (r["scenario"], r["db"], r["connections"]) == ("main", dbname, 16)]
+def headline(runs: list[dict], dbname: str, scenario: str = "main") -> dict | None:
+    """Intake / healthz of the same server, round by round (runs labelled "<mode> rN");
+    scenario "main_today" for the reference tree's (bench.reference)."""
+    main = [r for r in runs if (r["scenario"], r["db"], r["connections"]) == (scenario, dbname, 16)]
     rounds = sorted({r["label"].split(" r")[1] for r in main if " r" in r["label"]})
     pairs = []
     for n in rounds:
@@ -39,7 +40,9 @@ def headline(runs: list[dict], dbname: str) -> dict | None:
     if not pairs:
         return None
     ratios = [p["ratio"] for p in pairs]
-    wide = [r for r in runs if (r["scenario"], r["db"], r["connections"], r["mode"]) == ("main", dbname, 64, "intake")]
+    wide = [
+        r for r in runs if (r["scenario"], r["db"], r["connections"], r["mode"]) == (scenario, dbname, 64, "intake")
+    ]
     return {
         "rounds": pairs,
         "ratio_median": median(ratios),
@@ -55,10 +58,13 @@ def headline(runs: list[dict], dbname: str) -> dict | None:
 def headline_targets(s: dict, inprocess: list[dict]) -> dict:
     targets = {}
     pg = s["headline"].get("postgresql")
+    then = s.get("headline_today", {})
     if pg:
+        today = then.get("postgresql")
         targets["intake_vs_healthz_pg16_ge_0.30"] = {
             "value": f"median {pg['ratio_median']} (min {pg['ratio_min']}, max {pg['ratio_max']}, "
-            f"{len(pg['rounds'])} rounds)",
+            f"{len(pg['rounds'])} rounds)"
+            + (f"; today (ec4c142, same rounds) median {today['ratio_median']}" if today else ""),
             "met": pg["ratio_median"] >= 0.30,
         }
         targets["intake_p99_pg16_le_150ms"] = {"value": pg["intake_p99_16_ms"], "met": pg["intake_p99_16_ms"] <= 150}
@@ -69,6 +75,13 @@ def headline_targets(s: dict, inprocess: list[dict]) -> dict:
                 # "Does not fall": within 5 % of the 16-connection median (run-to-run noise).
                 "met": pg["intake_p99_64_ms"] <= 600 and pg["intake_rps_64"] >= 0.95 * pg["intake_rps_16"],
             }
+    lite, lite_today = s["headline"].get("sqlite"), then.get("sqlite")
+    if lite and lite_today:
+        # "SQLite at least as fast as today relative to its healthz": within 5 % (run-to-run noise).
+        targets["sqlite_intake_vs_healthz_not_below_today"] = {
+            "value": f"median {lite['ratio_median']} (today, ec4c142 in the same rounds: {lite_today['ratio_median']})",
+            "met": lite["ratio_median"] >= 0.95 * lite_today["ratio_median"],
+        }
     hot = [r for r in inprocess if r.get("sources") == "hot"]
     measured = [r for r in inprocess if r.get("tree") == "today"]
     # Today's figures from this run (bench.reference) when it measured them, else the first
