@@ -17,8 +17,8 @@ Scenarios, in order:
   2. PostgreSQL, two instances on two ports, one database, the load split between them.
   3. PostgreSQL growth: 10^3, 10^5, 10^6 contacts bulk-loaded (SQL, not the API; two contacts
      per lead, leads with realistic names, phones and emails), one database and one instance
-     per size; the first page of the contact and lead lists and a lead search (at 2
-     connections: their own time, not a queue's), the intake and the baseline (16), in three
+     per size; the first page of the contact and lead lists and a lead search (at 1
+     connection: their own time, not a queue's), the intake and the baseline (16), in three
      rounds that alternate over the sizes; medians of the p50s compared.
   4. and 5. The same as 1 and 3 on the embedded SQLite.
   6. PostgreSQL backlog (bench/backlog.py): 16,000 and 100,000 waiting contacts, the
@@ -57,11 +57,13 @@ SCENARIOS = ["main-pg", "two-pg", "growth-pg", "main-sqlite", "growth-sqlite", "
 # a phone as people type it, or an email's local part), the intake, and the baseline.
 GROWTH_MODES = ["contacts", "leads", "search", "intake", "baseline"]
 HEADLINE_ROUNDS = 3
-# The lists and the search at each growth size: two connections, one request per core, so the
-# p50 is the request's own time. At 16 connections on 2 cores it is mostly the wait behind the
-# 15 others: the contact list's p50 went 40 -> 59 ms from 10^3 to 10^6 while its throughput
-# rose 264 -> 332 req/s (2026-11-27 04:49 run).
-GROWTH_READ_CONNS = 2
+# The lists and the search at each growth size: one connection, so the p50 is the request's
+# own time. At 16 connections on 2 cores it is mostly the wait behind the 15 others (the
+# contact list's p50 went 40 -> 59 ms from 10^3 to 10^6 while its throughput rose 264 -> 332
+# req/s, 2026-11-27 04:49 run); at 2 it depends on where gunicorn puts them: both on one
+# worker process share its interpreter lock and each waits for the other (the same list read
+# 272 and 139 req/s in consecutive runs, 2026-11-27 07:25).
+GROWTH_READ_CONNS = 1
 # Rounds of the growth scenarios, the sizes alternated (Bench.growth).
 GROWTH_ROUNDS = 3
 # The settings `make run` serves with: throttling on, at rates no run reaches, so its cost counts.
