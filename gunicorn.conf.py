@@ -72,6 +72,12 @@ def worker_abort(worker):
 if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="minicrm-metrics-")
 
+# Imported once the folder is set (prometheus_client chooses how to store values when it is
+# imported) and here, not in child_exit: that hook runs in the master's SIGCHLD handler, and
+# at shutdown the next worker's exit interrupted the import begun for the previous one
+# ("cannot import name 'Gauge' from partially initialized module", seen in a bench log).
+from prometheus_client import multiprocess  # noqa: E402
+
 
 def on_starting(server):
     for path in glob.glob(os.path.join(os.environ["PROMETHEUS_MULTIPROC_DIR"], "*.db")):
@@ -79,6 +85,4 @@ def on_starting(server):
 
 
 def child_exit(server, worker):
-    from prometheus_client import multiprocess
-
     multiprocess.mark_process_dead(worker.pid)

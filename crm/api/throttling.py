@@ -15,8 +15,9 @@ single instant, however many connections it uses. The one step is:
 
 - Redis (when the cache is Redis): a Lua script, atomic in Redis, one round trip;
 - otherwise the default database: one `INSERT ... ON CONFLICT DO UPDATE ... WHERE ...
-  RETURNING` statement in autocommit (PostgreSQL locks the row for that statement only;
-  SQLite runs one statement under its write lock). No row returned means refused.
+  RETURNING` statement in autocommit (PostgreSQL locks the row for that statement only);
+  on SQLite in a transaction of its own that takes the write lock before the clock is read
+  (`_gcra_database`). No row returned means refused.
 
 The clock is the application server's (`time.time`, replaceable in tests); servers' clocks
 are assumed to agree to well under the emission interval.
@@ -24,11 +25,12 @@ are assumed to agree to well under the emission interval.
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
+from django.db import connection, transaction
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 
@@ -65,7 +67,19 @@ class Decision:
     retry_after: float  # seconds until one more request would be allowed; 0 when allowed
 
 
-def _gcra_database(*, key: str, limit: int, period: float, now: float) -> Decision:
+def _gcra_database(*, key: str, limit: int, period: float, now: float | Callable[[], float]) -> Decision:
+    if callable(now) and connection.vendor == "sqlite" and not connection.in_atomic_block:
+        # SQLite: the write lock first (BEGIN IMMEDIATE, settings.SQLITE_OPTIONS), then the
+        # clock. Read before a wait for the lock, the clock would judge a request at the time
+        # it arrived while those served meanwhile had moved the bucket to their later times: at
+        # 64 connections a request that waited over a second for the lock was refused by a
+        # one-second rate whose bucket was nearly empty.
+        with transaction.atomic():
+            return _gcra_database_step(key=key, limit=limit, period=period, now=now())
+    return _gcra_database_step(key=key, limit=limit, period=period, now=now() if callable(now) else now)
+
+
+def _gcra_database_step(*, key: str, limit: int, period: float, now: float) -> Decision:
     interval = period / limit
     q = connection.ops.quote_name
     table, key_col, tat_col = q(ThrottleBucket._meta.db_table), q("key"), q("tat")
@@ -90,8 +104,9 @@ def _gcra_database(*, key: str, limit: int, period: float, now: float) -> Decisi
 _redis_script = None
 
 
-def _gcra_redis(*, key: str, limit: int, period: float, now: float) -> Decision:
+def _gcra_redis(*, key: str, limit: int, period: float, now: float | Callable[[], float]) -> Decision:
     global _redis_script
+    now = now() if callable(now) else now
     # Django's Redis cache hands out a client on its connection pool; the script object runs
     # EVALSHA on whichever client it is given and loads the script once per server.
     client = cache._cache.get_client(key, write=True)
@@ -103,8 +118,10 @@ def _gcra_redis(*, key: str, limit: int, period: float, now: float) -> Decision:
     return Decision(bool(int(allowed)), float(wait))
 
 
-def rate_limit_hit(*, key: str, limit: int, period: float, now: float) -> Decision:
-    """Count one request of `key` against `limit` per `period` seconds, atomically."""
+def rate_limit_hit(*, key: str, limit: int, period: float, now: float | Callable[[], float]) -> Decision:
+    """Count one request of `key` against `limit` per `period` seconds, atomically. `now` is
+    the time, or a clock to read it from when the bucket can be stepped (on SQLite, once its
+    write lock is taken)."""
     if settings.CACHES["default"]["BACKEND"] == REDIS_CACHE_BACKEND:
         return _gcra_redis(key=key, limit=limit, period=period, now=now)
     return _gcra_database(key=key, limit=limit, period=period, now=now)
@@ -130,7 +147,7 @@ class ScopedThrottle(BaseThrottle):
         ident = (
             f"user-{user.pk}" if user and user.is_authenticated else f"addr-{request.META.get('REMOTE_ADDR', '')[:64]}"
         )
-        decision = rate_limit_hit(key=f"{scope}:{ident}", limit=limit, period=period, now=self.timer())
+        decision = rate_limit_hit(key=f"{scope}:{ident}", limit=limit, period=period, now=self.timer)
         self.retry_after = decision.retry_after
         if not decision.allowed:
             metrics.throttled(scope)

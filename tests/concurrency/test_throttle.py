@@ -6,7 +6,10 @@ an N-per-period rate, however many connections it uses; over an interval of leng
 N + N * L / period. The clock is frozen or moved by the test, never slept on."""
 
 import socket
+import threading
+import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from rest_framework.test import APIClient
@@ -130,3 +133,47 @@ def test_counters_skip_the_write_ahead_log_on_postgresql():
     with connection.cursor() as cursor:
         cursor.execute("SELECT relpersistence FROM pg_class WHERE relname = 'crm_throttlebucket'")
         assert cursor.fetchone() == ("u",)  # unlogged: no WAL flush per request
+
+
+def test_on_sqlite_a_request_is_judged_when_it_gets_the_write_lock_not_when_it_arrived():
+    # A holds SQLite's write lock with the bucket moved to T0 + 10; B arrives meanwhile (its
+    # clock would read T0) and waits for the lock. Judged at T0 against a bucket at T0 + 10 it
+    # would be over a 10-per-second rate; judged when it gets the lock, its clock reads
+    # T0 + 10 and the bucket has room for nine more.
+    from django.db import connection, transaction
+
+    if connection.vendor != "sqlite":
+        pytest.skip("PostgreSQL locks the bucket's row for one statement; Redis steps it in one script")
+    key = "intake:user-lock-wait"
+    holds, release, released = threading.Event(), threading.Event(), threading.Event()
+    clock_read_after_release = []
+
+    def a_holds_the_lock() -> None:
+        try:
+            with transaction.atomic():
+                assert rate_limit_hit(key=key, limit=10, period=1, now=T0 + 10).allowed
+                holds.set()
+                release.wait(timeout=30)
+                released.set()  # the commit that frees the lock comes after this
+        finally:
+            connection.close()
+
+    def clock() -> float:
+        clock_read_after_release.append(released.is_set())
+        return T0 + 10 if released.is_set() else T0
+
+    def b_arrives() -> bool:
+        try:
+            return rate_limit_hit(key=key, limit=10, period=1, now=clock).allowed
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        a = pool.submit(a_holds_the_lock)
+        assert holds.wait(timeout=30)
+        b = pool.submit(b_arrives)
+        time.sleep(0.2)  # lets B reach the lock; the order, not a duration, is what is checked
+        release.set()
+        a.result(timeout=30)
+        assert b.result(timeout=30) is True
+    assert clock_read_after_release == [True]
