@@ -43,8 +43,10 @@ check: $(VENV)/.dev-installed
 	$(BIN)/python manage.py spectacular --validate --fail-on-warn --file /dev/null
 
 # Benchmarks (bench/run.py; results in bench/results/, figures in docs/performance.md). About
-# 10 minutes; not part of `make test`. Needs PostgreSQL: BENCH_DATABASE_URL, default the local
-# server's database minicrm_bench (dropped and re-created). BENCH_ARGS="--quick" for a smoke run.
+# an hour; not part of `make test`. Needs PostgreSQL: BENCH_DATABASE_URL, default the local
+# server's database minicrm_bench (dropped and re-created, as are the minicrm_bench_* beside it),
+# and the git history (bench/reference.py checks out "today's" main beside this tree).
+# BENCH_ARGS="--quick" for a smoke run.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(VENV)/.bench-installed: requirements.txt bench/requirements.txt | $(BIN)/python

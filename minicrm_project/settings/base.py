@@ -126,7 +126,7 @@ def postgres_tuned(config: dict, pooler: str) -> dict:
     statements. Django's default binds parameters on the client and sends every statement
     as new text, which PostgreSQL parses and plans each time; prepared after PREPARE_THRESHOLD
     runs, the intake's statements cost the database about half the CPU (docs/performance.md,
-    "Prepared statements"). A DATABASE_URL that sets `server_side_binding` or
+    "Third pass"). A DATABASE_URL that sets `server_side_binding` or
     `prepare_threshold` itself is taken as it is.
 
     Behind a transaction-pooling PgBouncer (DATABASE_POOLER=pgbouncer), consecutive
