@@ -70,7 +70,7 @@ GROWTH_ROUNDS = 3
 NEVER_TRIPS = "100000000/s"
 
 
-def growth_url(url: str, suffix) -> str:
+def sibling_url(url: str, suffix) -> str:
     """A database of its own beside the bench database: its name + _g<suffix> (the growth
     scenario's i-th size, or "today" for the reference tree's)."""
     base, _, query = url.partition("?")
@@ -286,7 +286,7 @@ def main() -> None:
     try:
         if "main-pg" in wanted or "two-pg" in wanted:
             bench.log("PostgreSQL: baseline and intake, one instance")
-            bench.main_cases(pg, port, measure="main-pg" in wanted, today_db=pg_db(growth_url(args.pg_url, "today")))
+            bench.main_cases(pg, port, measure="main-pg" in wanted, today_db=pg_db(sibling_url(args.pg_url, "today")))
         if "main-pg" in wanted:
             bench.log("PostgreSQL: the intake in one process (bench.profile, make-run settings)")
             bench.inprocess = run_inprocess(rounds=HEADLINE_ROUNDS, log=bench.log, today=bench.today)
@@ -295,7 +295,7 @@ def main() -> None:
             bench.two_instances(pg, [port + 1, port + 2])
         if "growth-pg" in wanted:
             bench.log("PostgreSQL: growth")
-            bench.growth(lambda i: pg_db(growth_url(args.pg_url, i)), port + 10)
+            bench.growth(lambda i: pg_db(sibling_url(args.pg_url, i)), port + 10)
         if "main-sqlite" in wanted:
             bench.log("SQLite: baseline and intake")
             bench.main_cases(

@@ -38,6 +38,11 @@ def db_datetime(value):
     return value
 
 
+# An id no row has: stands for a query's changing id (a source's, say) while it is compiled,
+# as a CompiledQuery's marker.
+ID_MARKER = -7_700_001
+
+
 class CompiledQuery:
     """`queryset` compiled once. `markers` name the parameters that change: each marker
     value must appear among the compiled parameters (pick values no real query uses, e.g. a

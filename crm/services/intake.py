@@ -6,7 +6,7 @@ import random
 from django.db import connection, transaction
 from django.utils.translation import gettext
 
-from crm.compiled import CompiledQuery, compiled, insert, insert_unless
+from crm.compiled import ID_MARKER, CompiledQuery, compiled, insert, insert_unless
 from crm.errors import NotFoundError
 from crm.metrics import Stopwatch, lock_hold_observed
 from crm.models import ActorKind, AssignmentVia, Contact, EventType, Source, UnassignedReason
@@ -16,18 +16,15 @@ from crm.services.intake_claim import WAITING_INDEX_ON_SQLITE, WAITING_LITERALS,
 from crm.services.leads import LeadProfile, lead_normalise_external_id, lead_touch, message_clean, metadata_clean
 from crm.services.locking import routing_locked
 
-# A source id no row has: stands for the real one while the queue check is compiled.
-SOURCE_MARKER = -7_700_002
-
 
 def _waiting_query() -> CompiledQuery:
     """A waiting contact of the source (index crm_contact_waiting_idx), compiled once per
     connection (crm.compiled)."""
 
     def build() -> CompiledQuery:
-        query = Contact.objects.waiting().filter(source_id=SOURCE_MARKER).values_list("pk")[:1]
+        query = Contact.objects.waiting().filter(source_id=ID_MARKER).values_list("pk")[:1]
         return CompiledQuery(
-            query, source_id=SOURCE_MARKER, literals=WAITING_LITERALS, sqlite_index=WAITING_INDEX_ON_SQLITE
+            query, source_id=ID_MARKER, literals=WAITING_LITERALS, sqlite_index=WAITING_INDEX_ON_SQLITE
         )
 
     return compiled("intake_source_has_waiting", build)

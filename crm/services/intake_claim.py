@@ -14,12 +14,9 @@ from datetime import datetime
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Exists
 
-from crm.compiled import CompiledQuery, compiled, db_datetime
+from crm.compiled import ID_MARKER, CompiledQuery, compiled, db_datetime
 from crm.models import Contact, ContactStatus, Operator, OperatorSource
 from crm.services.locking import RoutingContext
-
-# A source id no row has: stands for the real one while the read is compiled.
-READ_SOURCE_MARKER = -7_700_003
 
 
 def intake_read(source_id: int) -> tuple[RoutingContext, bool] | None:
@@ -49,9 +46,9 @@ def _intake_read_query() -> CompiledQuery:
     operators that a decision reads, and whether a contact of the source waits (index
     crm_contact_waiting_idx), in one statement without a lock."""
     # Not correlated: asked once per statement, not once per link.
-    waiting = Contact.objects.waiting().filter(source_id=READ_SOURCE_MARKER)
+    waiting = Contact.objects.waiting().filter(source_id=ID_MARKER)
     return CompiledQuery(
-        OperatorSource.objects.filter(source_id=READ_SOURCE_MARKER)
+        OperatorSource.objects.filter(source_id=ID_MARKER)
         .annotate(source_has_waiting=Exists(waiting))
         .order_by("operator_id")
         .values_list(
@@ -64,7 +61,7 @@ def _intake_read_query() -> CompiledQuery:
             "source__affinity",
             "source_has_waiting",
         ),
-        source_id=READ_SOURCE_MARKER,
+        source_id=ID_MARKER,
         literals=WAITING_LITERALS,
         sqlite_index=WAITING_INDEX_ON_SQLITE_SUBQUERY,
     )

@@ -33,7 +33,7 @@ from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from crm.compiled import CompiledQuery, compiled
+from crm.compiled import ID_MARKER, CompiledQuery, compiled
 from crm.metrics import Stopwatch, lock_hold_observed
 from crm.models import Contact, Operator, OperatorSource, Source
 from crm.services.assignment import Candidate, Decision, choose_operator
@@ -184,26 +184,22 @@ class RoutingContext:
         self.smooth_delta.clear()
 
 
-# A source id no row has: stands for the real one while the intake's lock is compiled.
-SOURCE_MARKER = -7_700_001
-
-
 def _intake_lock_query() -> CompiledQuery:
     """The intake's lock statement (RoutingContext.lock_for_source), compiled once per
     connection: its compilation was a fifth of the intake's CPU."""
     return CompiledQuery(
-        OperatorSource.objects.filter(source_id=SOURCE_MARKER)
+        OperatorSource.objects.filter(source_id=ID_MARKER)
         .select_related("operator", "source")
         .select_for_update(of=("operator",), no_key=True)
         .order_by("operator_id"),
-        source_id=SOURCE_MARKER,
+        source_id=ID_MARKER,
     )
 
 
 def _source_links_query() -> CompiledQuery:
     """A source's links by operator id (RoutingContext.refresh_links), compiled once."""
     return CompiledQuery(
-        OperatorSource.objects.filter(source_id=SOURCE_MARKER).order_by("operator_id"), source_id=SOURCE_MARKER
+        OperatorSource.objects.filter(source_id=ID_MARKER).order_by("operator_id"), source_id=ID_MARKER
     )
 
 

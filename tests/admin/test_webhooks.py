@@ -121,12 +121,17 @@ def test_buttons_are_post_only(staff):
     assert staff.get(reverse("admin:crm_webhookendpoint_rotate", args=[endpoint.pk])).status_code == 405
 
 
-def test_delivery_page_lists_attempts_and_changelist_shows_failing(staff, receiver):
+def _failed_delivery(receiver):
+    """An endpoint whose receiver answers 500, and the delivery of one event that failed once."""
     endpoint = webhook_endpoint_create(url=receiver.url, events=["contact.closed"]).endpoint
     receiver.status = 500
     event_record(type=EventType.CONTACT_CLOSED, contact=ContactFactory())
     webhook_work()
-    delivery = WebhookDelivery.objects.get()
+    return endpoint, WebhookDelivery.objects.get()
+
+
+def test_delivery_page_lists_attempts_and_changelist_shows_failing(staff, receiver):
+    endpoint, delivery = _failed_delivery(receiver)
     page = staff.get(reverse("admin:crm_webhookdelivery_change", args=[delivery.pk])).content.decode()
     assert "receiver error" in page and "500" in page
     listing = staff.get(reverse("admin:crm_webhookendpoint_changelist")).content.decode()
@@ -156,11 +161,7 @@ def test_endpoint_page_and_dashboard_speak_russian(staff, receiver):
 
 
 def test_delivery_and_attempt_rows_are_titled_in_the_users_language(staff, receiver):
-    endpoint = webhook_endpoint_create(url=receiver.url, events=["contact.closed"]).endpoint
-    receiver.status = 500
-    event_record(type=EventType.CONTACT_CLOSED, contact=ContactFactory())
-    webhook_work()
-    delivery = WebhookDelivery.objects.get()
+    endpoint, delivery = _failed_delivery(receiver)
     page = staff.get(
         reverse("admin:crm_webhookendpoint_change", args=[endpoint.pk]), HTTP_ACCEPT_LANGUAGE="ru"
     ).content.decode()
