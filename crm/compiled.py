@@ -165,32 +165,84 @@ def _saved(obj: Model, pk, alias: str) -> None:
     obj._state.db = alias
 
 
-def insert_unless(obj: Model, exists: CompiledQuery, **values: Any) -> bool:
+def insert_unless(
+    obj: Model,
+    exists: CompiledQuery,
+    *,
+    children: Callable[[], Sequence[Model]] | None = None,
+    link: str = "",
+    **values: Any,
+) -> bool:
     """INSERT one unsaved instance unless `exists` (run with `values`) finds a row, in one
     statement: INSERT ... SELECT ... WHERE NOT EXISTS (...) RETURNING the new id. The check
     and the insert see the same snapshot, taken when the statement starts. True when the row
-    was written (its primary key then set)."""
+    was written (its primary key then set).
+
+    `children()`, called once `obj`'s fields are prepared (its auto_now_add times set), makes
+    rows of another model that are written with their `link` field set to `obj`'s new id, in
+    order, and only if `obj` is: on PostgreSQL in the same statement (a data-modifying WITH:
+    one round trip instead of two), elsewhere in a second one (`insert`)."""
     model, alias = type(obj), exists.alias
     connection = connections[alias]
     opts = model._meta
     fields = _insert_fields(model)
+    params = _prepared(obj, fields, connection)
+    kids = list(children()) if children is not None else []
+    one_statement = bool(kids) and connection.vendor == "postgresql"
     cache = connection.__dict__.setdefault("crm_inserts", {})
-    key = (opts.label, "unless", exists.sql)
+    key = (opts.label, "unless", exists.sql, type(kids[0])._meta.label if one_statement else None, len(kids), link)
     sql = cache.get(key)
     if sql is None:
         quote = connection.ops.quote_name
-        sql = cache[key] = (
+        sql = (
             f"INSERT INTO {quote(opts.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
             f"SELECT {', '.join(['%s'] * len(fields))} WHERE NOT EXISTS ({exists.sql}) "
             f"RETURNING {quote(opts.pk.column)}"
         )
+        if one_statement:
+            sql = _with_children(sql, opts.pk.column, type(kids[0]), len(kids), link, connection)
+        cache[key] = sql
+    params += exists.bind(**values)
+    if one_statement:
+        kid_fields = [f for f in _insert_fields(type(kids[0])) if f.attname != link]
+        for kid in kids:
+            params += _prepared(kid, kid_fields, connection)
     with connection.cursor() as cursor:
-        cursor.execute(sql, _prepared(obj, fields, connection) + exists.bind(**values))
+        cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:
         return False
     _saved(obj, row[0], alias)
+    for kid in kids:
+        setattr(kid, link, obj.pk)
+    if one_statement:
+        for kid, pk in zip(kids, row[1], strict=True):
+            _saved(kid, pk, alias)
+    else:
+        insert(kids, alias)
     return True
+
+
+def _with_children(parent_sql: str, parent_pk: str, model, count: int, link: str, connection) -> str:
+    """PostgreSQL: `parent_sql` (an INSERT ... RETURNING the new id) and the INSERT of `count`
+    rows of `model` whose `link` is that id, as one statement that returns the parent's id
+    and the children's ids in order (or no row when the parent was not written). Each
+    child is a SELECT ... FROM parent joined by UNION ALL, its parameters cast to their
+    columns' types (a UNION's branches must agree on them; the length of varchar(n) is left
+    to the INSERT, which refuses what a cast would cut)."""
+    quote = connection.ops.quote_name
+    opts = model._meta
+    parent_id, child_id = f"parent.{quote(parent_pk)}", quote(opts.pk.column)
+    # The link's column in its place among the others, whose parameters come in this order.
+    fields = [f for f in _insert_fields(model) if f.attname != link] + [opts.get_field(link.removesuffix("_id"))]
+    columns = ", ".join(quote(f.column) for f in fields)
+    one = ", ".join(parent_id if f.attname == link else f"%s::{f.db_type(connection).split('(')[0]}" for f in fields)
+    rows = " UNION ALL ".join([f"SELECT {one} FROM parent"] * count)
+    return (
+        f"WITH parent AS ({parent_sql}), "
+        f"children AS (INSERT INTO {quote(opts.db_table)} ({columns}) {rows} RETURNING {child_id}) "
+        f"SELECT {parent_id}, ARRAY(SELECT {child_id} FROM children ORDER BY {child_id}) FROM parent"
+    )
 
 
 def insert(objs: Sequence[Model], alias: str = DEFAULT_DB_ALIAS) -> None:

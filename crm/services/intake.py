@@ -115,20 +115,16 @@ class _ContactWriter:
             message=self.message,
             metadata=self.metadata,
         )
-        if unless_waiting:
-            # Read in this statement, after the operator's lock (PostgreSQL: a fresh snapshot).
-            if not insert_unless(contact, _waiting_query(), source_id=self.source_id):
-                return None
-        else:
-            insert([contact])
         registered_by = self.registered_by
         if registered_by is None:
             actor = SYSTEM
         else:
             # A non-staff client that may register contacts is a bot (operators may not).
             actor = Actor(ActorKind.STAFF if registered_by.is_staff else ActorKind.BOT, registered_by)
-        events_record(
-            [
+
+        def events() -> list:
+            # Made once the contact's creation time is set; their contact id follows its insert.
+            return [
                 event_build(
                     type=EventType.CONTACT_REGISTERED,
                     contact=contact,
@@ -145,7 +141,17 @@ class _ContactWriter:
                     occurred_at=contact.created_at,
                 ),
             ]
-        )
+
+        if unless_waiting:
+            # Read in this statement, after the operator's lock (PostgreSQL: a fresh snapshot);
+            # the events ride on it (crm.compiled.insert_unless).
+            if not insert_unless(
+                contact, _waiting_query(), children=events, link="contact_id", source_id=self.source_id
+            ):
+                return None
+        else:
+            insert([contact])
+            events_record(events())
         return contact
 
 
