@@ -12,8 +12,13 @@ from crm.metrics import Stopwatch, lock_hold_observed
 from crm.models import ActorKind, AssignmentVia, Contact, EventType, Source, UnassignedReason
 from crm.services.assignment import Candidate, availability_now
 from crm.services.events import SYSTEM, Actor, assignment_event, event_build, events_record
-from crm.services.intake_claim import WAITING_INDEX_ON_SQLITE, WAITING_LITERALS, claim_for_intake, intake_read
-from crm.services.leads import LeadProfile, lead_normalise_external_id, lead_touch, message_clean, metadata_clean
+from crm.services.intake_claim import (
+    WAITING_INDEX_ON_SQLITE,
+    WAITING_LITERALS,
+    claim_for_intake,
+    lead_touch_and_read,
+)
+from crm.services.leads import LeadProfile, LeadUpsert, lead_touch, message_clean, metadata_clean
 from crm.services.locking import routing_locked
 
 
@@ -72,13 +77,19 @@ def contact_register(
     routing does (crm.services.locking).
     """
     # Reject bad input before opening a transaction.
-    lead_normalise_external_id(external_id)
+    # Reject bad input before opening a transaction.
     profile = LeadProfile.clean(name=name, phone=phone, email=email)
+    upsert = LeadUpsert.of(external_id=external_id, profile=profile)
     write = _ContactWriter(source_id=source_id, registered_by=registered_by, message=message, metadata=metadata)
     try:
         with transaction.atomic():
-            lead, created = lead_touch(external_id=external_id, profile=profile)
-            contact = _register_on_one_operator(write, lead=lead, created=created, rng=rng)
+            if connection.features.can_return_columns_from_insert:
+                # The lead first, then the unlocked read (PostgreSQL: in one statement).
+                lead, created, read = lead_touch_and_read(upsert, source_id)
+                contact = _register_on_one_operator(write, read, lead=lead, created=created, rng=rng)
+            else:
+                lead, created = lead_touch(external_id=external_id, profile=profile)
+                contact = None
             if contact is None:
                 contact = _register_on_source(write, lead=lead, created=created, rng=rng)
     except _SourcePathNeededError:
@@ -155,8 +166,9 @@ class _ContactWriter:
         return contact
 
 
-def _register_on_one_operator(write: _ContactWriter, *, lead, created: bool, rng) -> Contact | None:
-    """The common case, locking one operator: decide on an unlocked read of the source, then
+def _register_on_one_operator(write: _ContactWriter, read, *, lead, created: bool, rng) -> Contact | None:
+    """The common case, locking one operator: decide on `read`, the unlocked read of the
+    source (crm.services.intake_claim.intake_read; None: the source has no links), then
     claim the chosen operator's capacity (`claim_for_intake`: his row's lock, and only his,
     until the commit), so intakes of one source that go to different operators run side by
     side. None, having written and locked nothing, when the read says the source's path must
@@ -171,9 +183,6 @@ def _register_on_one_operator(write: _ContactWriter, *, lead, created: bool, rng
     we decided is seen): the caller rolls back, which releases his lock, and takes the
     source's path."""
     source_id = write.source_id
-    if not connection.features.can_return_columns_from_insert:
-        return None
-    read = intake_read(source_id)
     if read is None:
         return None
     ctx, waiting = read

@@ -15,7 +15,8 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Exists
 
 from crm.compiled import ID_MARKER, CompiledQuery, compiled, db_datetime
-from crm.models import Contact, ContactStatus, Operator, OperatorSource
+from crm.models import Contact, ContactStatus, Lead, Operator, OperatorSource
+from crm.services.leads import LeadUpsert
 from crm.services.locking import RoutingContext
 
 
@@ -26,7 +27,44 @@ def intake_read(source_id: int) -> tuple[RoutingContext, bool] | None:
     what the decision reads (ReadLink, ReadOperator, ReadSource), not model instances:
     nothing is written through them. None when the source has no links (or does not
     exist)."""
-    rows = compiled("intake_read", _intake_read_query).rows(source_id=source_id)
+    return _read_of(compiled("intake_read", _intake_read_query).rows(source_id=source_id), source_id)
+
+
+def lead_touch_and_read(upsert: LeadUpsert, source_id: int) -> tuple[Lead, bool, tuple[RoutingContext, bool] | None]:
+    """The lead's upsert (crm.services.leads.lead_touch, the same statement) and then
+    `intake_read(source_id)`: (lead, created, read). On PostgreSQL in one statement, one round
+    trip instead of two: WITH lead AS (INSERT ... ON CONFLICT ... RETURNING ...) SELECT the
+    lead's columns and the read's rows. Its read sees the statement's snapshot, taken before
+    the upsert may wait for another intake's lock on the same lead: it may miss what that one
+    committed (his claim of an operator). Such staleness is what the one-operator path checks
+    for anyway: the claim and the contact's insert judge the rows as they are then."""
+    connection = connections[DEFAULT_DB_ALIAS]
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(upsert.sql, upsert.params)
+            lead, created = upsert.lead(cursor.fetchone())
+        return lead, created, intake_read(source_id)
+    read = compiled("intake_read", _intake_read_query)
+    sql = connection.__dict__.get("crm_lead_read_sql")
+    if sql is None:
+        # The read's rows in its order (by operator: its second column, after the lead's).
+        sql = connection.crm_lead_read_sql = (
+            f"WITH lead AS ({upsert.sql}) SELECT * FROM lead LEFT JOIN ({read.sql}) AS read ON true "
+            f"ORDER BY {upsert.COLUMNS + 2}"
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, upsert.params + read.bind(source_id=source_id))
+        rows = cursor.fetchall()
+    lead, created = upsert.lead(rows[0])
+    if rows[0][upsert.COLUMNS] is None:  # no link: the LEFT JOIN's one row of NULLs
+        return lead, created, None
+    rows = [row[upsert.COLUMNS :] for row in rows]
+    if read.converters:
+        rows = [tuple(row) for row in read.compiler.apply_converters(rows, read.converters)]
+    return lead, created, _read_of(rows, source_id)
+
+
+def _read_of(rows: list, source_id: int) -> tuple[RoutingContext, bool] | None:
     if not rows:
         return None
     links = []

@@ -258,37 +258,71 @@ def lead_touch(*, external_id: str, profile: LeadProfile | None = None, seen_at=
 
     "created" compares the row's creation time with ours: equal only for the row we inserted
     (microsecond timestamps; an existing row was created earlier)."""
-    normalised = lead_normalise_external_id(external_id)
-    profile = profile or LeadProfile()
-    now = seen_at or timezone.now()
-    db_now = connection.ops.adapt_datetimefield_value(now)
+    upsert = LeadUpsert.of(external_id=external_id, profile=profile, seen_at=seen_at)
+    with connection.cursor() as cursor:
+        cursor.execute(upsert.sql, upsert.params)
+        return upsert.lead(cursor.fetchone())
+
+
+@dataclass(frozen=True)
+class LeadUpsert:
+    """`lead_touch`'s statement, for a caller that runs it as part of a bigger one (the
+    intake's, crm.services.intake_claim.lead_touch_and_read): its SQL and parameters, and
+    `lead()` to read back the first `COLUMNS` columns of its row."""
+
+    sql: str
+    params: list
+    normalised: str
+    now: object  # the datetime written as created_at and last_seen_at
+
+    COLUMNS = 6
+
+    @classmethod
+    def of(cls, *, external_id: str, profile: LeadProfile | None = None, seen_at=None) -> LeadUpsert:
+        normalised = lead_normalise_external_id(external_id)
+        profile = profile or LeadProfile()
+        now = seen_at or timezone.now()
+        db_now = connection.ops.adapt_datetimefield_value(now)
+        params = [
+            normalised,
+            profile.name,
+            lead_name_search(profile.name),
+            profile.phone,
+            profile.email,
+            db_now,
+            db_now,
+        ]
+        return cls(sql=_lead_upsert_sql(), params=params, normalised=normalised, now=now)
+
+    def lead(self, row) -> tuple[Lead, bool]:
+        lead_id, name, phone, email, created_at, last_seen_at = row[: self.COLUMNS]
+        created_at, last_seen_at = db_datetime(created_at), db_datetime(last_seen_at)
+        lead = Lead(
+            id=lead_id,
+            external_id=self.normalised,
+            name=name,
+            name_search=lead_name_search(name),
+            phone=phone,
+            email=email,
+            created_at=created_at,
+            last_seen_at=last_seen_at,
+        )
+        return lead, created_at == self.now
+
+
+def _lead_upsert_sql() -> str:
     table = connection.ops.quote_name(Lead._meta.db_table)
 
     def keep(column: str, when: str | None = None) -> str:
         when = when or column
         return f"{column} = CASE WHEN excluded.{when} <> '' THEN excluded.{column} ELSE {table}.{column} END"
 
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (external_id, name, name_search, phone, email, created_at, last_seen_at) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s) "
-            f"ON CONFLICT (external_id) DO UPDATE SET {keep('name')}, {keep('name_search', when='name')}, "
-            f"{keep('phone')}, {keep('email')}, "
-            f"last_seen_at = CASE WHEN excluded.last_seen_at > {table}.last_seen_at "
-            f"THEN excluded.last_seen_at ELSE {table}.last_seen_at END "
-            "RETURNING id, name, phone, email, created_at, last_seen_at",
-            [normalised, profile.name, lead_name_search(profile.name), profile.phone, profile.email, db_now, db_now],
-        )
-        lead_id, name, phone, email, created_at, last_seen_at = cursor.fetchone()
-    created_at, last_seen_at = db_datetime(created_at), db_datetime(last_seen_at)
-    lead = Lead(
-        id=lead_id,
-        external_id=normalised,
-        name=name,
-        name_search=lead_name_search(name),
-        phone=phone,
-        email=email,
-        created_at=created_at,
-        last_seen_at=last_seen_at,
+    return (
+        f"INSERT INTO {table} (external_id, name, name_search, phone, email, created_at, last_seen_at) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s) "
+        f"ON CONFLICT (external_id) DO UPDATE SET {keep('name')}, {keep('name_search', when='name')}, "
+        f"{keep('phone')}, {keep('email')}, "
+        f"last_seen_at = CASE WHEN excluded.last_seen_at > {table}.last_seen_at "
+        f"THEN excluded.last_seen_at ELSE {table}.last_seen_at END "
+        "RETURNING id, name, phone, email, created_at, last_seen_at"
     )
-    return lead, created_at == now

@@ -33,18 +33,28 @@ def seed_choosing(operator, others) -> int:
     return next(s for s in range(1000) if choose_operator(candidates, rng=random.Random(s)).operator_id == operator.pk)
 
 
+def read_changed(monkeypatch, change):
+    """The one-operator path decides on `change(read)` instead of the read it made (with the
+    lead's upsert, intake_claim.lead_touch_and_read)."""
+    real = intake.lead_touch_and_read
+
+    def patched(upsert, source_id):
+        lead, created, read = real(upsert, source_id)
+        return lead, created, change(*read)
+
+    monkeypatch.setattr(intake, "lead_touch_and_read", patched)
+
+
 def read_as_before(monkeypatch, operator, **fields):
     """The one-operator path's read shows `operator` with `fields` as they were before a
     change that another transaction committed just after the read (made here beforehand)."""
-    real_read = intake.intake_read
 
-    def stale_read(source_id):
-        ctx, waiting = real_read(source_id)
+    def stale(ctx, waiting):
         for name, value in fields.items():
             setattr(ctx.operators[operator.pk], name, value)
         return ctx, waiting
 
-    monkeypatch.setattr(intake, "intake_read", stale_read)
+    read_changed(monkeypatch, stale)
 
 
 def test_an_operator_filled_after_the_read_is_not_overfilled(monkeypatch):
@@ -81,13 +91,8 @@ def test_an_operator_deactivated_after_the_read_rolls_back_to_the_source_path(mo
 def test_a_contact_left_waiting_after_the_read_is_not_jumped(monkeypatch):
     source, _first, _second = two_operators()
     older = ContactFactory(source=source)  # waiting (no operator)
-    real_read = intake.intake_read
-
-    def read_missing_the_queue(source_id):
-        ctx, _waiting = real_read(source_id)
-        return ctx, False  # as if the older contact was left waiting just after our read
-
-    monkeypatch.setattr(intake, "intake_read", read_missing_the_queue)
+    # As if the older contact was left waiting just after our read.
+    read_changed(monkeypatch, lambda ctx, _waiting: (ctx, False))
     contact = contact_register(external_id="late", source_id=source.pk, rng=random.Random(1))
     # The insert saw the older contact in its own statement, after the claim: rolled back, and
     # the source's path put it behind the queue.
