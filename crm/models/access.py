@@ -91,11 +91,7 @@ class IdempotencyKey(models.Model):
 class ThrottleBucket(models.Model):
     """Rate-limit state of one client in one scope (crm.api.throttling, when the cache is not
     Redis): the generic cell rate algorithm's "theoretical arrival time". Each request reads
-    and moves it in one atomic upsert; a row whose time has passed means the same as no row.
-
-    On PostgreSQL the table is UNLOGGED (migration 0016): the upsert writes no WAL and its
-    commit waits for no flush. After a PostgreSQL crash the table is empty again, which only
-    gives every client a fresh burst."""
+    and moves it in one atomic upsert; a row whose time has passed means the same as no row."""
 
     key = models.CharField(_("client and scope"), max_length=200, primary_key=True)
     # Seconds since the epoch; a float keeps sub-millisecond emission intervals (e.g. 100/s).

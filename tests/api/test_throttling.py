@@ -5,9 +5,8 @@ Concurrency: tests/test_http_throttle_concurrency.py."""
 import socket
 
 import pytest
-from django.db import connection
 
-from crm.models import Contact, ThrottleBucket
+from crm.models import Contact
 from crm.services.accounts import bot_create
 from tests.factories import SourceFactory
 
@@ -114,13 +113,3 @@ def test_throttle_with_redis_cache(bot_client, rates, settings):
     src = SourceFactory()
     assert [post(bot_client, src, i).status_code for i in range(3)] == [201, 201, 429]
     assert Contact.objects.count() == 2
-
-
-def test_the_buckets_are_unlogged_on_postgresql():
-    # Their upsert, once per API request in a transaction of its own, writes no WAL and waits
-    # for no flush (migration 0016).
-    if connection.vendor != "postgresql":
-        pytest.skip("a PostgreSQL table's persistence")
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT relpersistence FROM pg_class WHERE relname = %s", [ThrottleBucket._meta.db_table])
-        assert cursor.fetchone() == ("u",)
