@@ -48,8 +48,15 @@ class Contact(models.Model):
     Status = ContactStatus
     UnassignedReason = UnassignedReason
 
-    lead = models.ForeignKey(Lead, on_delete=models.PROTECT, related_name="contacts", verbose_name=_("lead"))
-    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="contacts", verbose_name=_("source"))
+    # No index of their own (db_index=False): crm_contact_lead_idx, _source_idx and
+    # _operator_idx below lead with the same column and serve every lookup by it, the foreign
+    # keys' checks on delete included; a second index only cost each intake its upkeep.
+    lead = models.ForeignKey(
+        Lead, on_delete=models.PROTECT, related_name="contacts", verbose_name=_("lead"), db_index=False
+    )
+    source = models.ForeignKey(
+        Source, on_delete=models.PROTECT, related_name="contacts", verbose_name=_("source"), db_index=False
+    )
     operator = models.ForeignKey(
         Operator,
         on_delete=models.PROTECT,
@@ -57,6 +64,7 @@ class Contact(models.Model):
         null=True,
         blank=True,
         verbose_name=_("operator"),
+        db_index=False,
     )
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.OPEN)
     unassigned_reason = models.CharField(
