@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.models import Model, QuerySet
+from django.db.models import Lookup, Model, QuerySet
 from django.db.models.query import get_related_populators
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -138,6 +138,26 @@ def _inline(sql: str, params: list, literals: tuple[str, ...]) -> tuple[str, lis
             kept.append(param)
         out.append(part)
     return "".join(out), kept
+
+
+class LiteralExact(Lookup):
+    """`field__literal=VALUE`: `field = 'VALUE'` with the value written into the SQL, not bound.
+    A partial index whose condition is that equality (status = 'pending') matches the query
+    only so: PostgreSQL's generic plan for a prepared statement (psycopg prepares a statement
+    after its fifth run on a connection, settings.postgres_tuned) cannot know a bound value,
+    and fell back to an index that reads every row of the endpoint (the webhook claim: 16
+    deliveries a second, bench/webhooks.py, 2026-11-27). For the code's own constants only
+    (registered on CharField in crm.apps), never for input."""
+
+    lookup_name = "literal"
+
+    def as_sql(self, compiler, connection):
+        lhs, params = self.process_lhs(compiler, connection)
+        value = str(self.rhs)
+        if "%" in value or "\\" in value:
+            raise ValueError(f"{value!r} cannot be written as a literal here")
+        quoted = "'" + value.replace("'", "''") + "'"
+        return f"{lhs} = {quoted}", params
 
 
 def compiled(name: str, build: Callable[[], CompiledQuery], alias: str = DEFAULT_DB_ALIAS) -> CompiledQuery:

@@ -37,7 +37,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -174,28 +174,46 @@ class _Claim:
     was_last_attempt_at: datetime | None
 
 
-def _claim(*, now: datetime, limit: int) -> list[_Claim]:
+def _due(now: datetime) -> QuerySet:
+    """Pending deliveries due at `now`, of active endpoints, that no earlier pending delivery
+    with the same order key (its contact) holds back, oldest due first. The status is a
+    literal (crm.compiled.LiteralExact): crm_whdelivery_due_idx and _order_idx are partial
+    on it, and the worker's statements are prepared (a generic plan cannot know a bound
+    status, and read every earlier delivery of the endpoint for each candidate instead)."""
     earlier_pending = WebhookDelivery.objects.filter(
         endpoint_id=OuterRef("endpoint_id"),
         order_key=OuterRef("order_key"),
-        status=WebhookDelivery.Status.PENDING,
+        status__literal=WebhookDelivery.Status.PENDING,
         id__lt=OuterRef("id"),
     )
+    return (
+        WebhookDelivery.objects.filter(
+            status__literal=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now, endpoint__is_active=True
+        )
+        .exclude(Exists(earlier_pending))
+        .order_by("next_attempt_at", "id")
+    )
+
+
+def _claim(*, now: datetime, limit: int) -> list[_Claim]:
     with transaction.atomic():
         # SKIP LOCKED: rows another worker is claiming right now are left to it (PostgreSQL);
         # SQLite serialises the claim at BEGIN IMMEDIATE instead. `of=("self",)`: the join to
         # the endpoint only filters, it must not lock endpoints against staff edits.
+        #
+        # The ids first, then the rows with what sending reads (endpoint, event, contact,
+        # lead, operator). In one statement, a planner whose statistics predate a burst
+        # (autovacuum had not analysed the table yet) joined and sorted every due delivery's
+        # wide row to keep 50: 147-151 ms per claim at 19,000 due in EXPLAIN ANALYZE, 1.2 ms
+        # once analysed; the ids alone: 16-32 ms and 0.3 ms.
+        ids = list(_due(now).select_for_update(skip_locked=True, of=("self",)).values_list("id", flat=True)[:limit])
+        if not ids:
+            return []
         due = list(
-            WebhookDelivery.objects.filter(
-                status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now, endpoint__is_active=True
-            )
-            .exclude(Exists(earlier_pending))
+            WebhookDelivery.objects.filter(pk__in=ids)
             .select_related("endpoint", "event__contact__lead", "event__operator")
             .order_by("next_attempt_at", "id")
-            .select_for_update(skip_locked=True, of=("self",))[:limit]
         )
-        if not due:
-            return []
         lease_until = now + _lease()
         attempts = []
         previous = [(delivery.next_attempt_at, delivery.last_attempt_at) for delivery in due]

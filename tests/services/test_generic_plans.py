@@ -1,0 +1,51 @@
+"""PostgreSQL runs the worker's and the web's statements as prepared statements (psycopg
+prepares one after its fifth run on a connection), and after five custom plans it may keep a
+generic plan, made without the parameters' values. A partial index whose condition is
+`status = 'pending'` serves such a plan only when the query writes the status as a literal
+(crm.compiled.LiteralExact). Checked here in the generic plan itself, not by timing."""
+
+import datetime
+import itertools
+import re
+
+import pytest
+from django.db import connection, transaction
+from django.utils import timezone
+
+from crm.services.webhook_outbox import _due
+
+pytestmark = pytest.mark.django_db
+
+TYPES = {datetime.datetime: "timestamptz", int: "bigint", str: "text", bool: "boolean"}
+
+
+def sql_type(value) -> str:
+    # psycopg's own wrappers (Int4 for the EXISTS subquery's constant) are int subclasses.
+    return next(name for kind, name in TYPES.items() if isinstance(value, kind))
+
+
+def generic_plan(queryset) -> str:
+    sql, params = queryset.query.sql_with_params()
+    count = itertools.count(1)
+    numbered = re.sub(r"%s", lambda _m: f"${next(count)}", sql)
+    types = ", ".join(sql_type(p) for p in params)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"PREPARE crm_plan_check ({types}) AS {numbered}")
+        try:
+            cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+            # EXECUTE takes its arguments as literals (a utility statement binds nothing).
+            arguments = connection.ops.compose_sql(", ".join(["%s"] * len(params)), params)
+            cursor.execute(f"EXPLAIN EXECUTE crm_plan_check ({arguments})")
+            return "\n".join(row[0] for row in cursor.fetchall())
+        finally:
+            cursor.execute("DEALLOCATE crm_plan_check")
+
+
+def test_the_webhook_claim_reads_the_pending_indexes_in_a_generic_plan():
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's prepared statements")
+    plan = generic_plan(_due(timezone.now()).values_list("id", flat=True)[:10])
+    # The anti-join looks up earlier pending deliveries of the same contact in its partial
+    # index; with a bound status it walked every earlier delivery of the endpoint.
+    assert "crm_whdelivery_order_idx" in plan, plan
+    assert "crm_whdelivery_endpoint_idx" not in plan, plan
