@@ -77,7 +77,6 @@ def contact_register(
     routing does (crm.services.locking).
     """
     # Reject bad input before opening a transaction.
-    # Reject bad input before opening a transaction.
     profile = LeadProfile.clean(name=name, phone=phone, email=email)
     upsert = LeadUpsert.of(external_id=external_id, profile=profile)
     write = _ContactWriter(source_id=source_id, registered_by=registered_by, message=message, metadata=metadata)
