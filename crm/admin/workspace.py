@@ -72,8 +72,9 @@ class MyContactAdmin(admin.ModelAdmin):
         if operator is None:
             return OperatorContact.objects.none()
         # Index crm_contact_open_idx (open contacts of an operator); oldest first, his work list.
+        # The status as a literal: the index is partial on it (crm.compiled.LiteralExact).
         return (
-            OperatorContact.objects.filter(operator_id=operator.pk, status=Contact.Status.OPEN)
+            OperatorContact.objects.filter(operator_id=operator.pk, status__literal=Contact.Status.OPEN)
             .select_related("lead", "source")
             .order_by("id")
         )

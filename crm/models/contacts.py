@@ -38,8 +38,12 @@ CONTACT_WAITING = Q(status=ContactStatus.OPEN, operator__isnull=True)
 
 class ContactQuerySet(models.QuerySet):
     def waiting(self) -> "ContactQuerySet":
-        """Contacts waiting for an operator (index crm_contact_waiting_idx by source)."""
-        return self.filter(CONTACT_WAITING)
+        """Contacts waiting for an operator (index crm_contact_waiting_idx by source):
+        CONTACT_WAITING with the status written into the SQL (crm.compiled.LiteralExact). The
+        index is partial on it, and a prepared statement's generic plan cannot match a bound
+        status (on PostgreSQL the queue drain's read then walked crm_contact_source_idx from
+        the source's oldest contact)."""
+        return self.filter(status__literal=ContactStatus.OPEN, operator__isnull=True)
 
 
 class Contact(models.Model):

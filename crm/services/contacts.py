@@ -279,7 +279,8 @@ def operator_open_contact_source_ids(*, operator_id: int) -> list[int]:
     """The sources of an operator's open contacts: the queues they go back to when he hands
     them back (redistribution). They may include sources he no longer serves."""
     return list(
-        Contact.objects.filter(operator_id=operator_id, status=Contact.Status.OPEN)
+        # The status as a literal, for crm_contact_open_idx (crm.compiled.LiteralExact).
+        Contact.objects.filter(operator_id=operator_id, status__literal=Contact.Status.OPEN)
         .order_by()
         .values_list("source_id", flat=True)
         .distinct()
@@ -291,7 +292,7 @@ def operator_contacts_requeue(ctx: RoutingContext, operator: Operator, *, actor=
     first) until queue_drain hands them out, each with a `contact.waiting` event (via
     redistribute). Returns how many."""
     contacts = list(
-        Contact.objects.filter(operator=operator, status=Contact.Status.OPEN)
+        Contact.objects.filter(operator=operator, status__literal=Contact.Status.OPEN)
         .order_by("id")
         .values_list("id", "source_id")
     )

@@ -12,6 +12,8 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
+from crm.models import Contact
+from crm.services.contacts import operator_open_contact_source_ids
 from crm.services.webhook_outbox import _due
 
 pytestmark = pytest.mark.django_db
@@ -49,3 +51,19 @@ def test_the_webhook_claim_reads_the_pending_indexes_in_a_generic_plan():
     # index; with a bound status it walked every earlier delivery of the endpoint.
     assert "crm_whdelivery_order_idx" in plan, plan
     assert "crm_whdelivery_endpoint_idx" not in plan, plan
+
+
+def test_the_queue_and_an_operators_open_contacts_write_the_status_as_a_literal():
+    # On both databases: the SQL says status = 'open' and binds no status, so the partial
+    # indexes crm_contact_waiting_idx and crm_contact_open_idx serve generic plans too. (On an
+    # empty table the planner's pick among them is a tie, so the plan itself is not asserted:
+    # with the status bound, PostgreSQL's generic plan for the drain's read used
+    # crm_contact_source_idx, the source's whole history, 2026-11-27.)
+    for queryset in (
+        Contact.objects.waiting().filter(source_id=1).order_by("id").values_list("id"),
+        Contact.objects.filter(operator_id=1, status__literal="open").values_list("id"),
+    ):
+        sql, params = queryset.query.sql_with_params()
+        assert "\"status\" = 'open'" in sql, sql
+        assert "open" not in [str(p) for p in params]
+    assert operator_open_contact_source_ids(operator_id=1) == []
