@@ -48,10 +48,6 @@ class CompiledQuery:
     value must appear among the compiled parameters (pick values no real query uses, e.g. a
     negative id); every place it appears gets the value.
 
-    `literals`: string parameters written into the SQL as literals instead, where they
-    appear: a partial index's condition (status = 'open') matches a query's only as a
-    literal, for SQLite's planner and for a prepared plan alike.
-
     `sqlite_index`: (the FROM item as compiled, an index) for a query SQLite's planner gets
     wrong without statistics: on SQLite the item is compiled with INDEXED BY that index."""
 
@@ -59,7 +55,6 @@ class CompiledQuery:
         self,
         queryset: QuerySet,
         *,
-        literals: tuple[str, ...] = (),
         sqlite_index: tuple[str, str] | None = None,
         **markers: Any,
     ):
@@ -68,8 +63,6 @@ class CompiledQuery:
         compiler = queryset.query.get_compiler(using=self.alias)
         # as_sql() also fills compiler.select, klass_info and annotation_col_map.
         sql, params = compiler.as_sql()
-        if literals:
-            sql, params = _inline(sql, list(params), literals)
         if sqlite_index and connection.vendor == "sqlite":
             item, index = sqlite_index
             if item not in sql:
@@ -122,22 +115,6 @@ class CompiledQuery:
                 setattr(obj, name, row[position])
             found.append(obj)
         return found
-
-
-def _inline(sql: str, params: list, literals: tuple[str, ...]) -> tuple[str, list]:
-    """Write the parameters that are one of `literals` into `sql` as quoted literals."""
-    parts = sql.split("%s")
-    if "%%" in sql or len(parts) != len(params) + 1:
-        raise ValueError("cannot place the parameters in this SQL")
-    out, kept = [parts[0]], []
-    for param, part in zip(params, parts[1:], strict=True):
-        if isinstance(param, str) and param in literals:
-            out.append("'" + param.replace("'", "''") + "'")
-        else:
-            out.append("%s")
-            kept.append(param)
-        out.append(part)
-    return "".join(out), kept
 
 
 class LiteralExact(Lookup):

@@ -14,7 +14,6 @@ from crm.services.assignment import Candidate, availability_now
 from crm.services.events import SYSTEM, Actor, assignment_event, event_build, events_record
 from crm.services.intake_claim import (
     WAITING_INDEX_ON_SQLITE,
-    WAITING_LITERALS,
     claim_for_intake,
     lead_touch_and_read,
 )
@@ -28,9 +27,7 @@ def _waiting_query() -> CompiledQuery:
 
     def build() -> CompiledQuery:
         query = Contact.objects.waiting().filter(source_id=ID_MARKER).values_list("pk")[:1]
-        return CompiledQuery(
-            query, source_id=ID_MARKER, literals=WAITING_LITERALS, sqlite_index=WAITING_INDEX_ON_SQLITE
-        )
+        return CompiledQuery(query, source_id=ID_MARKER, sqlite_index=WAITING_INDEX_ON_SQLITE)
 
     return compiled("intake_source_has_waiting", build)
 

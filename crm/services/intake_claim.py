@@ -15,7 +15,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Exists
 
 from crm.compiled import ID_MARKER, CompiledQuery, compiled, db_datetime
-from crm.models import Contact, ContactStatus, Lead, Operator, OperatorSource
+from crm.models import Contact, Lead, Operator, OperatorSource
 from crm.services.leads import LeadUpsert
 from crm.services.locking import RoutingContext
 
@@ -100,18 +100,17 @@ def _intake_read_query() -> CompiledQuery:
             "source_has_waiting",
         ),
         source_id=ID_MARKER,
-        literals=WAITING_LITERALS,
         sqlite_index=WAITING_INDEX_ON_SQLITE_SUBQUERY,
     )
 
 
 # "Does a contact of this source wait?" is answered by the partial index
 # crm_contact_waiting_idx from its first entry. Its condition (status = 'open') matches the
-# query's only when the status is a literal in the SQL (WAITING_LITERALS), and SQLite's
-# planner, without statistics, still prefers crm_contact_open_idx (open contacts by
-# operator: "operator IS NULL" matches), which reads every waiting contact of every source
-# (a backlog of 100,000 elsewhere) before filtering by source: on SQLite it is told which.
-WAITING_LITERALS = (ContactStatus.OPEN.value,)
+# query's only when the status is a literal in the SQL (ContactQuerySet.waiting writes it
+# so), and SQLite's planner, without statistics, still prefers crm_contact_open_idx (open
+# contacts by operator: "operator IS NULL" matches), which reads every waiting contact of
+# every source (a backlog of 100,000 elsewhere) before filtering by source: on SQLite it is
+# told which.
 WAITING_INDEX_ON_SQLITE = ('FROM "crm_contact"', "crm_contact_waiting_idx")
 WAITING_INDEX_ON_SQLITE_SUBQUERY = ('FROM "crm_contact" U0', "crm_contact_waiting_idx")
 

@@ -7,7 +7,6 @@ crm_contact_open_idx): checked in the query plans, not by timing."""
 import pytest
 from django.db import connection, transaction
 
-from crm.compiled import _inline
 from crm.services.intake import _waiting_query
 from crm.services.intake_claim import _intake_read_query
 
@@ -29,11 +28,3 @@ def test_waiting_checks_use_the_waiting_index_on_sqlite():
             found = plan(query)
             assert "crm_contact_waiting_idx" in found, found
             assert "crm_contact_open_idx" not in found, found
-
-
-def test_inline_writes_only_the_named_strings():
-    sql, params = _inline("a = %s AND b = %s AND c = %s", ["open", 5, "it's"], ("open", "it's"))
-    assert sql == "a = 'open' AND b = %s AND c = 'it''s'"
-    assert params == [5]
-    with pytest.raises(ValueError):
-        _inline("a = %s", [], ("open",))
